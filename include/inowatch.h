@@ -1,0 +1,211 @@
+/* inowatch.h: the whole public API of libinowatch.
+ *
+ * Why not raw inotify: inotify watches one directory at a time, reports bare
+ * names relative to a watch descriptor, splits renames into two halves that
+ * may straddle reads, drops everything on a queue overflow, and says nothing
+ * about entries created in a new directory before its watch existed. This
+ * library keeps a compact model of the watched trees and turns the kernel's
+ * hints into a stream of complete events with full paths, so that applying
+ * the events in order always gives the tree as it is on disk, through
+ * races, subtree renames and overflows.
+ *
+ * Usage, in the caller's own event loop:
+ *
+ *     inowatch *w;
+ *     int r = inowatch_new(&w, NULL);
+ *     if (r < 0) ... inowatch_strerror(r) ...
+ *     r = inowatch_add(w, "src");         // recursive, synchronous
+ *     // poll(inowatch_fd(w), POLLIN) in your loop, then:
+ *     r = inowatch_read(w, 0);            // reads one batch, > 0: events ready
+ *     const struct inowatch_event *ev;
+ *     while (inowatch_next(w, &ev) > 0)
+ *         if (ev->kind == INOWATCH_CREATE) ... ev->path ...
+ *     inowatch_free(w);
+ *
+ * Conventions: every function that can fail returns 0 (or a count) on
+ * success and a negative errno on failure; out-parameters are named ret_*
+ * and are left untouched on failure. The library never prints, logs, exits
+ * or keeps global state: any number of watchers may live in one process, one
+ * per thread (there are no locks inside). Strings handed out (event paths)
+ * belong to the watcher and stay valid until the next inowatch_read(),
+ * inowatch_add() or inowatch_free() on it.
+ */
+#ifndef INOWATCH_H
+#define INOWATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define INOWATCH_API __attribute__((visibility("default")))
+#else
+#define INOWATCH_API
+#endif
+
+#define INOWATCH_VERSION_MAJOR 0
+#define INOWATCH_VERSION_MINOR 1
+
+typedef struct inowatch inowatch;
+
+/* What happened. The values are bits so that a caller can keep a mask of the
+ * kinds it wants (struct inowatch_options.events). */
+enum inowatch_kind {
+    INOWATCH_CREATE = 1u << 0,   /* an entry appeared (also: moved in) */
+    INOWATCH_MODIFY = 1u << 1,   /* a file's content changed */
+    INOWATCH_ATTRIB = 1u << 2,   /* metadata changed: mode, owner, times, links */
+    INOWATCH_DELETE = 1u << 3,   /* an entry is gone, with its subtree (also: moved out) */
+    INOWATCH_RENAME = 1u << 4,   /* moved from ->from to ->path, subtree included */
+    INOWATCH_OVERFLOW = 1u << 5, /* the kernel queue overflowed; a rescan follows */
+    INOWATCH_ERROR = 1u << 6,    /* ->path could not be watched or read: ->error */
+    INOWATCH_ALL = (1u << 7) - 1
+};
+
+/* What kind of entry an event is about. */
+enum inowatch_type {
+    INOWATCH_TYPE_NONE = 0, /* overflow and error events */
+    INOWATCH_TYPE_FILE,
+    INOWATCH_TYPE_DIR,
+    INOWATCH_TYPE_SYMLINK,
+    INOWATCH_TYPE_OTHER /* fifo, socket, device */
+};
+
+/* Event flags. */
+enum inowatch_event_flags {
+    /* On INOWATCH_ERROR: the watcher cannot keep its promise any more (the
+     * watch limit was hit, for instance); see inowatch_is_fatal(). */
+    INOWATCH_FLAG_FATAL = 1u << 0,
+    /* On INOWATCH_DELETE: the entry was one of the roots given to
+     * inowatch_add(); it is no longer watched. */
+    INOWATCH_FLAG_ROOT = 1u << 1,
+};
+
+struct inowatch_event {
+    enum inowatch_kind kind;
+    enum inowatch_type type;
+    unsigned flags;   /* enum inowatch_event_flags */
+    int error;        /* INOWATCH_ERROR: the positive errno; else 0 */
+    const char *path; /* root as given joined with the path inside it; NUL-terminated */
+    size_t path_len;
+    const char *from; /* INOWATCH_RENAME: the old path; else NULL */
+    size_t from_len;
+};
+
+#define INOWATCH_LATENCY_NONE (-1)
+#define INOWATCH_LATENCY_DEFAULT_MS 10
+
+/* Watcher options. Zero-initialise, set what you need, and pass a pointer;
+ * NULL means all defaults. */
+struct inowatch_options {
+    /* Do not descend: watch only the directories given to inowatch_add(). */
+    int no_recursive;
+    /* Exclude patterns, a NULL-terminated array (copied by inowatch_new()).
+     * A pattern without '/' is matched against every path component (".git",
+     * "*.o"); one with '/' against the path relative to its root ("build/out",
+     * "**" crosses '/'). Excluded directories get no watch at all. */
+    const char *const *exclude;
+    /* The kinds to report (enum inowatch_kind bits); 0 means all. Overflow
+     * and error events are always reported. */
+    unsigned events;
+    /* Coalescing: once the fd is readable, inowatch_read() waits until
+     * threshold_bytes are queued in the kernel or latency_ms have passed,
+     * so that the kernel merges repeated events and one read takes a whole
+     * batch. latency_ms 0 means the default (10 ms);
+     * INOWATCH_LATENCY_NONE reads at once (for callers that run their own
+     * timers: the wait blocks the caller's thread). threshold_bytes 0 means
+     * the default (64 KiB). */
+    int latency_ms;
+    size_t threshold_bytes;
+};
+
+/* Creates a watcher with its own inotify instance. Fails with -EMFILE when
+ * the per-user limit of inotify instances is reached (fatal), -ENOMEM,
+ * -EINVAL for a bad exclude pattern. */
+INOWATCH_API int inowatch_new(inowatch **ret, const struct inowatch_options *options);
+
+/* Stops watching and frees everything, including the fd. NULL is fine. */
+INOWATCH_API void inowatch_free(inowatch *w);
+
+/* Adds a root: a directory (watched recursively unless no_recursive) or a
+ * single file. Synchronous: when it returns 0 every watch under the root is
+ * in place and every later change will be reported. The path is kept as
+ * given (trailing '/' removed) as the prefix of every event path.
+ * Subdirectories that cannot be watched (EACCES, or vanished during the
+ * scan) do not fail the call: they become INOWATCH_ERROR events, read with
+ * inowatch_next() as usual. Fails, adding nothing, with the errno of the
+ * root itself (-ENOENT, -EACCES, -ENOTDIR...), or -ENOSPC when the watch
+ * limit is hit (inowatch_stats() then says how many watches were missing). */
+INOWATCH_API int inowatch_add(inowatch *w, const char *path);
+
+/* The inotify file descriptor, for poll/epoll/libuv/asyncio: readable when
+ * inowatch_read() has something to do. Owned by the watcher. */
+INOWATCH_API int inowatch_fd(const inowatch *w);
+
+/* Reads and processes one batch. Waits up to timeout_ms for the fd to become
+ * readable (-1: forever, 0: not at all), then applies the coalescing latency,
+ * reads with one large read, and turns what it read into events. Returns the
+ * number of events ready for inowatch_next() (0 on timeout), or a negative
+ * errno: -EINTR when a signal interrupted the wait (call again), a fatal
+ * errno otherwise. Events of the previous batch are discarded. */
+INOWATCH_API int inowatch_read(inowatch *w, int timeout_ms);
+
+/* 1 when inowatch_read() has work to do although the fd may not be
+ * readable (a long overflow recovery left events read but not yet applied):
+ * call inowatch_read() again without waiting for the fd. */
+INOWATCH_API int inowatch_has_backlog(const inowatch *w);
+
+/* Hands out the next event of the current batch: returns 1 and sets *ret, or
+ * 0 when the batch is exhausted. The event lives until the next
+ * inowatch_read(), inowatch_add() or inowatch_free(). */
+INOWATCH_API int inowatch_next(inowatch *w, const struct inowatch_event **ret);
+
+/* How many roots are still watched (a deleted or moved-away root is
+ * dropped after its delete event). */
+INOWATCH_API size_t inowatch_root_count(const inowatch *w);
+
+struct inowatch_stats {
+    size_t watches;         /* inotify watches held */
+    size_t dirs;            /* directories in the model */
+    size_t files;           /* non-directories in the model */
+    size_t model_bytes;     /* memory held by the model */
+    size_t watches_missing; /* directories left unwatched by the watch limit */
+    size_t overflows;       /* queue overflows recovered from */
+};
+INOWATCH_API void inowatch_stats(const inowatch *w, struct inowatch_stats *ret);
+
+/* The inotify limits in force for this process. */
+struct inowatch_limit {
+    const char *name;     /* the sysctl to raise, e.g. "fs.inotify.max_user_watches" */
+    const char *path;     /* its file under /proc/sys */
+    unsigned long value;  /* its current value */
+};
+/* Which limit an error came from: for -ENOSPC the watch limit (the smaller
+ * of fs.inotify.max_user_watches and, inside a user namespace,
+ * user.max_inotify_watches), for -EMFILE the instance limit. Returns 0, or
+ * -EINVAL for another error, or the errno of reading /proc. */
+INOWATCH_API int inowatch_limit_for(int error, struct inowatch_limit *ret);
+
+/* 0 when pattern is a well-formed exclude pattern, else -EINVAL (an
+ * unterminated '[' class, an empty pattern, a trailing lone backslash). */
+INOWATCH_API int inowatch_check_pattern(const char *pattern);
+
+/* A sentence for an error code (negative or positive errno); never NULL. */
+INOWATCH_API const char *inowatch_strerror(int error);
+/* The symbolic name of an errno ("ENOSPC"); "E?" if unknown. */
+INOWATCH_API const char *inowatch_errno_name(int error);
+/* 1 when the error means the watcher cannot keep its promise (a limit was
+ * hit, memory ran out), 0 when it concerns one path only (a directory that
+ * vanished or cannot be read). */
+INOWATCH_API int inowatch_is_fatal(int error);
+
+/* Event kind and entry type as the words the CLI and JSON use. */
+INOWATCH_API const char *inowatch_kind_name(enum inowatch_kind kind);
+INOWATCH_API const char *inowatch_type_name(enum inowatch_type type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* INOWATCH_H */

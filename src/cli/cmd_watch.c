@@ -1,0 +1,310 @@
+/* cmd_watch.c: "inowatch watch [OPTIONS] PATH...". */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "output.h"
+
+static const char watch_usage[] =
+    "usage: inowatch watch [OPTIONS] PATH...\n"
+    "\n"
+    "Reports every change under each PATH (a directory, watched recursively,\n"
+    "or a single file), one line per event, until interrupted.\n"
+    "\n"
+    "  --json              one JSON object per line (see inowatch(1))\n"
+    "  -x, --exclude GLOB  ignore entries matching GLOB (repeatable); without '/'\n"
+    "                      it matches any path component ('.git', '*.o'), with '/'\n"
+    "                      the path relative to the root ('build/out')\n"
+    "  -e, --event KINDS   report only these kinds, comma-separated: create,\n"
+    "                      modify, attrib, delete, rename (errors and overflows\n"
+    "                      are always reported)\n"
+    "  --no-recursive      watch the directories given, not their subdirectories\n"
+    "  --latency MS        hold events up to MS milliseconds to batch and\n"
+    "                      coalesce them (default 10; 0: report as soon as read)\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "Exit status: 0 after SIGINT/SIGTERM or when no root is left, 1 for a fatal\n"
+    "error at run time, 2 for bad usage or a PATH that cannot be watched.\n";
+
+struct watch_args {
+    int json;
+    struct inowatch_options opts;
+    const char **exclude; /* NULL-terminated */
+    size_t nexclude;
+    char **paths;
+    int npaths;
+};
+
+static int parse_kinds(const char *list, unsigned *ret)
+{
+    static const enum inowatch_kind kinds[] = {INOWATCH_CREATE, INOWATCH_MODIFY, INOWATCH_ATTRIB,
+                                               INOWATCH_DELETE, INOWATCH_RENAME};
+    unsigned mask = 0;
+    while (*list) {
+        size_t n = strcspn(list, ",");
+        size_t i;
+        for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+            const char *name = inowatch_kind_name(kinds[i]);
+            if (strlen(name) == n && strncmp(name, list, n) == 0)
+                break;
+        }
+        if (i == sizeof(kinds) / sizeof(kinds[0]))
+            return -1;
+        mask |= kinds[i];
+        list += n + (list[n] == ',');
+    }
+    if (!mask)
+        return -1;
+    *ret = mask;
+    return 0;
+}
+
+static int add_exclude(struct watch_args *a, const char *pattern)
+{
+    if (inowatch_check_pattern(pattern) < 0) {
+        iw_complain("--exclude '%s': malformed pattern (an unterminated '[', an empty pattern "
+                    "or a trailing '\\')",
+                    pattern);
+        return -1;
+    }
+    const char **p = realloc(a->exclude, (a->nexclude + 2) * sizeof(*p));
+    if (!p) {
+        iw_complain("out of memory");
+        return -1;
+    }
+    a->exclude = p;
+    p[a->nexclude++] = pattern;
+    p[a->nexclude] = NULL;
+    return 0;
+}
+
+/* Returns 0 to run, 1 when --help was shown, -1 for a usage error. */
+static int parse_args(int argc, char **argv, struct watch_args *a)
+{
+    enum { OPT_JSON = 256, OPT_NO_RECURSIVE, OPT_LATENCY };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"exclude", required_argument, NULL, 'x'},
+        {"event", required_argument, NULL, 'e'},
+        {"no-recursive", no_argument, NULL, OPT_NO_RECURSIVE},
+        {"latency", required_argument, NULL, OPT_LATENCY},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":x:e:h", longopts, NULL)) != -1) {
+        long ms;
+        switch (c) {
+        case OPT_JSON:
+            a->json = 1;
+            break;
+        case OPT_NO_RECURSIVE:
+            a->opts.no_recursive = 1;
+            break;
+        case OPT_LATENCY:
+            ms = iw_parse_ms(optarg, 3600 * 1000);
+            if (ms < 0) {
+                iw_complain("--latency '%s': not a number of milliseconds (0 to 3600000)",
+                            optarg);
+                return -1;
+            }
+            a->opts.latency_ms = ms == 0 ? INOWATCH_LATENCY_NONE : (int)ms;
+            break;
+        case 'x':
+            if (add_exclude(a, optarg) < 0)
+                return -1;
+            break;
+        case 'e':
+            if (parse_kinds(optarg, &a->opts.events) < 0) {
+                iw_complain("--event '%s': expected kinds from create,modify,attrib,delete,rename",
+                            optarg);
+                return -1;
+            }
+            break;
+        case 'h':
+            fputs(watch_usage, stdout);
+            return 1;
+        case ':':
+            iw_complain("watch: option '%s' needs a value (try 'inowatch watch --help')",
+                        argv[optind - 1]);
+            return -1;
+        default:
+            iw_complain("watch: unknown option '%s' (try 'inowatch watch --help')",
+                        argv[optind - 1]);
+            return -1;
+        }
+    }
+    a->opts.exclude = a->exclude;
+    a->paths = argv + optind;
+    a->npaths = argc - optind;
+    if (a->npaths == 0) {
+        iw_complain("watch: no PATH given (try 'inowatch watch --help')");
+        return -1;
+    }
+    return 0;
+}
+
+/* The watch limit, said so that the user knows what to change. */
+static void complain_limit(const char *path, int err, const inowatch *w)
+{
+    struct inowatch_limit lim;
+    if (inowatch_limit_for(err, &lim) < 0) {
+        iw_complain("%s: %s", path, inowatch_strerror(err));
+        return;
+    }
+    if (err == -ENOSPC || err == ENOSPC) {
+        struct inowatch_stats st;
+        inowatch_stats(w, &st);
+        size_t more = st.watches_missing ? st.watches_missing : 1;
+        iw_complain("%s: inotify watch limit reached: %s is %lu, and this tree needs %zu more "
+                    "watches (raise it: sysctl -w %s=%lu)",
+                    path, lim.name, lim.value, more, lim.name, lim.value + more);
+    } else {
+        iw_complain("%s: inotify instance limit reached: %s is %lu (see which processes hold "
+                    "them in /proc/*/fdinfo, or raise it: sysctl -w %s=%lu)",
+                    path, lim.name, lim.value, lim.name, lim.value * 2);
+    }
+}
+
+static void complain_add(const char *path, int err, const inowatch *w)
+{
+    if (err == -ENOSPC || err == -EMFILE)
+        complain_limit(path, err, w);
+    else
+        iw_complain("%s: %s", path, inowatch_strerror(err));
+}
+
+/* Writes out the current batch. Returns 1 when it held a fatal error. */
+static int emit_batch(inowatch *w, struct iw_out *out, const char **ret_fatal_path, int *ret_err)
+{
+    const struct inowatch_event *ev;
+    int fatal = 0;
+    while (inowatch_next(w, &ev) > 0) {
+        iw_out_event(out, ev);
+        if (ev->kind == INOWATCH_ERROR && (ev->flags & INOWATCH_FLAG_FATAL) && !fatal) {
+            fatal = 1;
+            *ret_err = ev->error;
+            /* The event's path lives until the next read: copy for the message. */
+            *ret_fatal_path = strdup(ev->path);
+        }
+    }
+    return fatal;
+}
+
+static int setup_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -errno;
+    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+static int run_loop(inowatch *w, struct iw_out *out, int sigfd)
+{
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = inowatch_fd(w), .events = POLLIN},
+                                {.fd = sigfd, .events = POLLIN}};
+        int r = poll(fds, 2, inowatch_has_backlog(w) ? 0 : -1);
+        if (r < 0 && errno != EINTR) {
+            iw_complain("poll: %s", inowatch_strerror(errno));
+            return IW_EXIT_FATAL;
+        }
+        if (fds[1].revents & POLLIN)
+            return iw_out_flush(out) < 0 ? IW_EXIT_FATAL : IW_EXIT_OK;
+        if (!(fds[0].revents & POLLIN) && !inowatch_has_backlog(w))
+            continue;
+        r = inowatch_read(w, 0);
+        if (r == -EINTR)
+            continue;
+        if (r < 0) {
+            iw_out_flush(out);
+            iw_complain("reading events: %s", inowatch_strerror(r));
+            return IW_EXIT_FATAL;
+        }
+        const char *fatal_path = NULL;
+        int err = 0;
+        int fatal = emit_batch(w, out, &fatal_path, &err);
+        if (iw_out_flush(out) < 0)
+            return IW_EXIT_FATAL;
+        if (fatal) {
+            if (err == ENOSPC)
+                complain_limit(fatal_path ? fatal_path : "?", err, w);
+            else
+                iw_complain("%s: %s", fatal_path ? fatal_path : "?", inowatch_strerror(err));
+            free((void *)fatal_path);
+            return IW_EXIT_FATAL;
+        }
+        if (inowatch_root_count(w) == 0)
+            return IW_EXIT_OK;
+    }
+}
+
+static int start(struct watch_args *a)
+{
+    int sigfd = setup_signals();
+    if (sigfd < 0) {
+        iw_complain("signalfd: %s", inowatch_strerror(sigfd));
+        return IW_EXIT_FATAL;
+    }
+    inowatch *w = NULL;
+    int r = inowatch_new(&w, &a->opts);
+    if (r < 0) {
+        complain_add("cannot start watching", r, NULL);
+        close(sigfd);
+        return IW_EXIT_USAGE;
+    }
+    struct iw_out out;
+    int status = IW_EXIT_USAGE;
+    if (iw_out_init(&out, STDOUT_FILENO, a->json) < 0) {
+        iw_complain("out of memory");
+        goto done;
+    }
+    for (int i = 0; i < a->npaths; i++) {
+        r = inowatch_add(w, a->paths[i]);
+        if (r < 0) {
+            complain_add(a->paths[i], r, w);
+            goto done_out;
+        }
+    }
+    const char *fatal_path = NULL;
+    int err = 0;
+    emit_batch(w, &out, &fatal_path, &err); /* what could not be watched at start */
+    free((void *)fatal_path);
+    if (a->json) {
+        iw_out_raw(&out, "{\"event\":\"ready\"}\n", 18);
+    } else {
+        struct inowatch_stats st;
+        inowatch_stats(w, &st);
+        fprintf(stderr, "inowatch: watching %zu directories; ready\n", st.watches);
+    }
+    status = iw_out_flush(&out) < 0 ? IW_EXIT_FATAL : run_loop(w, &out, sigfd);
+done_out:
+    iw_out_free(&out);
+done:
+    inowatch_free(w);
+    close(sigfd);
+    return status;
+}
+
+int iw_cmd_watch(int argc, char **argv)
+{
+    struct watch_args a = {0};
+    int r = parse_args(argc, argv, &a);
+    int status = r < 0 ? IW_EXIT_USAGE : r > 0 ? IW_EXIT_OK : start(&a);
+    free(a.exclude);
+    return status;
+}

@@ -1,0 +1,20 @@
+/* commands.h: the CLI's subcommands, each in its own file. */
+#ifndef IW_COMMANDS_H
+#define IW_COMMANDS_H
+
+/* Exit statuses, as the interface fixes them. */
+enum {
+    IW_EXIT_OK = 0,
+    IW_EXIT_FATAL = 1, /* a fatal error at run time */
+    IW_EXIT_USAGE = 2, /* bad usage, or a PATH that cannot be watched at start */
+};
+
+int iw_cmd_watch(int argc, char **argv);
+
+/* Prints "inowatch: " and the formatted message on stderr, one line. */
+void iw_complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses a non-negative decimal number of at most max; -1 if it is not one. */
+long iw_parse_ms(const char *s, long max);
+
+#endif /* IW_COMMANDS_H */

@@ -1,0 +1,187 @@
+/* output.c: formats events and writes them in batches.
+ *
+ * Events are formatted straight into one buffer (no printf per event) and
+ * written once per batch, or when the buffer is full, so a reader of a pipe
+ * sees a batch at once and the watcher makes one syscall per batch. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "output.h"
+
+#define OUT_INITIAL (64u * 1024)
+/* Past this, a batch is written out before more is formatted. */
+#define OUT_FLUSH_AT (256u * 1024)
+
+int iw_out_init(struct iw_out *o, int fd, int json)
+{
+    memset(o, 0, sizeof(*o));
+    o->fd = fd;
+    o->json = json;
+    o->buf = malloc(OUT_INITIAL);
+    if (!o->buf)
+        return -ENOMEM;
+    o->cap = OUT_INITIAL;
+    return 0;
+}
+
+void iw_out_free(struct iw_out *o)
+{
+    free(o->buf);
+    o->buf = NULL;
+}
+
+int iw_out_flush(struct iw_out *o)
+{
+    size_t done = 0;
+    while (done < o->len && !o->error) {
+        ssize_t n = write(o->fd, o->buf + done, o->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            o->error = errno;
+        else
+            done += (size_t)n;
+    }
+    o->len = 0;
+    return o->error ? -o->error : 0;
+}
+
+/* Room for n more bytes: flushes a large buffer first, grows for one huge
+ * line (a path far beyond PATH_MAX). */
+static char *reserve(struct iw_out *o, size_t n)
+{
+    if (o->len + n > OUT_FLUSH_AT && o->len > 0)
+        iw_out_flush(o);
+    if (o->len + n > o->cap) {
+        size_t ncap = o->cap;
+        while (ncap < o->len + n)
+            ncap *= 2;
+        char *p = realloc(o->buf, ncap);
+        if (!p)
+            return NULL;
+        o->buf = p;
+        o->cap = ncap;
+    }
+    return o->buf + o->len;
+}
+
+int iw_out_raw(struct iw_out *o, const char *s, size_t n)
+{
+    char *p = reserve(o, n);
+    if (!p)
+        return -ENOMEM;
+    memcpy(p, s, n);
+    o->len += n;
+    return 0;
+}
+
+static char *put(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_uint(char *p, unsigned v)
+{
+    char tmp[16];
+    int i = 0;
+    do {
+        tmp[i++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (i)
+        *p++ = tmp[--i];
+    return p;
+}
+
+static size_t json_bound(const struct inowatch_event *ev)
+{
+    const char *msg = ev->kind == INOWATCH_ERROR ? inowatch_strerror(ev->error) : "";
+    return 128 + iw_json_string_bound(ev->path_len) + iw_json_string_bound(ev->from_len) +
+           iw_json_string_bound(strlen(msg));
+}
+
+static int json_event(struct iw_out *o, const struct inowatch_event *ev)
+{
+    char *start = reserve(o, json_bound(ev)), *p = start;
+    if (!p)
+        return -ENOMEM;
+    p = put(p, "{\"event\":\"");
+    p = put(p, inowatch_kind_name(ev->kind));
+    *p++ = '"';
+    if (ev->from) {
+        p = put(p, ",\"from\":");
+        p += iw_json_string(p, ev->from, ev->from_len);
+    }
+    if (ev->kind != INOWATCH_OVERFLOW) {
+        p = put(p, ",\"path\":");
+        p += iw_json_string(p, ev->path, ev->path_len);
+    }
+    if (ev->type != INOWATCH_TYPE_NONE) {
+        p = put(p, ",\"type\":\"");
+        p = put(p, inowatch_type_name(ev->type));
+        *p++ = '"';
+    }
+    if (ev->kind == INOWATCH_ERROR) {
+        p = put(p, ",\"errno\":");
+        p = put_uint(p, (unsigned)ev->error);
+        p = put(p, ",\"error\":\"");
+        p = put(p, inowatch_errno_name(ev->error));
+        p = put(p, "\",\"message\":");
+        const char *msg = inowatch_strerror(ev->error);
+        p += iw_json_string(p, msg, strlen(msg));
+        if (ev->flags & INOWATCH_FLAG_FATAL)
+            p = put(p, ",\"fatal\":true");
+    }
+    p = put(p, "}\n");
+    o->len += (size_t)(p - start);
+    return 0;
+}
+
+/* Human form: "create file PATH", "rename dir FROM -> PATH", "modify PATH",
+ * "error EACCES PATH: message", "overflow". Control characters in names are
+ * escaped so that one event stays one line. */
+static int text_event(struct iw_out *o, const struct inowatch_event *ev)
+{
+    const char *msg = ev->kind == INOWATCH_ERROR ? inowatch_strerror(ev->error) : "";
+    size_t bound = 64 + strlen(msg) + iw_text_escape_bound(ev->path_len) +
+                   iw_text_escape_bound(ev->from_len);
+    char *start = reserve(o, bound), *p = start;
+    if (!p)
+        return -ENOMEM;
+    p = put(p, inowatch_kind_name(ev->kind));
+    if (ev->kind == INOWATCH_OVERFLOW) {
+        *p++ = '\n';
+        o->len += (size_t)(p - start);
+        return 0;
+    }
+    *p++ = ' ';
+    if (ev->kind == INOWATCH_ERROR) {
+        p = put(p, inowatch_errno_name(ev->error));
+        *p++ = ' ';
+    } else if (ev->kind != INOWATCH_MODIFY && ev->kind != INOWATCH_ATTRIB) {
+        p = put(p, inowatch_type_name(ev->type));
+        *p++ = ' ';
+    }
+    if (ev->from) {
+        p += iw_text_escape(p, ev->from, ev->from_len);
+        p = put(p, " -> ");
+    }
+    p += iw_text_escape(p, ev->path, ev->path_len);
+    if (ev->kind == INOWATCH_ERROR) {
+        p = put(p, ": ");
+        p = put(p, msg);
+    }
+    *p++ = '\n';
+    o->len += (size_t)(p - start);
+    return 0;
+}
+
+int iw_out_event(struct iw_out *o, const struct inowatch_event *ev)
+{
+    return o->json ? json_event(o, ev) : text_event(o, ev);
+}

@@ -1,0 +1,221 @@
+/* internal.h: the watcher's state, shared by the library's files.
+ *
+ * The pieces, one file each:
+ *   tree.c     the model: one node per entry, per-directory child tables,
+ *              the wd -> directory map, path building
+ *   batch.c    the events of one batch: an array plus a byte arena for paths,
+ *              coalescing, and inowatch_next()
+ *   scan.c     reading directories (getdents64) into the model, for roots,
+ *              new directories and rescans after an overflow
+ *   apply.c    turning one read of kernel events into model changes and
+ *              events: rename pairing, duplicate suppression
+ *   backend_inotify.c  the kernel interface (the only file that includes
+ *              <sys/inotify.h> for syscalls)
+ *   watcher.c  the public entry points: new/free/add/read/next
+ *   errors.c   error words, limits, kind and type names
+ */
+#ifndef IW_INTERNAL_H
+#define IW_INTERNAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <time.h>
+#include <sys/stat.h>
+
+#include "inowatch.h"
+#include "glob.h"
+
+#define IW_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- the model ---------------------------------------------------------- */
+
+enum iw_node_flags {
+    IW_NODE_WIDE = 1u << 0,    /* allocated as struct iw_dir (dirs and roots) */
+    IW_NODE_ROOT = 1u << 1,    /* one of the roots given to inowatch_add() */
+    IW_NODE_PENDING = 1u << 2, /* listed in w->pending: to be scanned at batch end */
+    IW_NODE_SEEN = 1u << 3,    /* found again by the current scan (diffing) */
+};
+
+/* One entry of a watched tree. Files are this header plus their name; the
+ * name is stored right after the struct (after struct iw_dir for wide
+ * nodes), NUL-terminated, so that a node is one allocation. */
+struct iw_node {
+    struct iw_dir *parent; /* NULL for roots */
+    uint64_t ino;          /* 0 when unknown */
+    uint32_t hash;         /* of the name, for the parent's table */
+    uint32_t batch;        /* the batch in which batch_kinds were emitted */
+    uint16_t name_len;
+    uint8_t type;        /* enum inowatch_type */
+    uint8_t flags;       /* enum iw_node_flags */
+    uint8_t batch_kinds; /* kinds already emitted for it in that batch */
+};
+
+/* A directory (or a root): the node plus its children and its watch. The
+ * child table is open addressing with linear probing, a power of two in
+ * size, at most 3/4 full; NULL until the first child arrives. */
+struct iw_dir {
+    struct iw_node node;
+    struct iw_node **slots;
+    uint32_t cap;
+    uint32_t count;
+    int wd; /* -1 when not watched */
+};
+
+static inline char *iw_name(const struct iw_node *n)
+{
+    return (char *)n + ((n->flags & IW_NODE_WIDE) ? sizeof(struct iw_dir) : sizeof(struct iw_node));
+}
+
+static inline struct iw_dir *iw_as_dir(struct iw_node *n)
+{
+    return (n && (n->flags & IW_NODE_WIDE)) ? (struct iw_dir *)n : NULL;
+}
+
+/* wd -> watched node, open addressing on the wd. */
+struct iw_wdmap {
+    struct iw_dir **slots;
+    uint32_t cap;
+    uint32_t count;
+};
+
+/* ---- events of one batch ------------------------------------------------ */
+
+/* An event as recorded while the batch is built: the arena may move while
+ * it grows, so paths are offsets until inowatch_next() hands them out. */
+struct iw_event {
+    uint8_t kind; /* enum inowatch_kind */
+    uint8_t type;
+    uint8_t flags;
+    int error;
+    size_t path_off, path_len;
+    size_t from_off, from_len; /* SIZE_MAX: none */
+};
+
+struct iw_batch {
+    struct iw_event *events;
+    size_t count, cap, next;
+    char *arena;
+    size_t used, arena_cap;
+    uint32_t id; /* increments per batch; nodes compare their ->batch to it */
+    struct inowatch_event out; /* what inowatch_next() handed out last */
+};
+
+/* ---- the watcher -------------------------------------------------------- */
+
+struct inowatch {
+    int fd;
+    unsigned events_wanted; /* enum inowatch_kind bits */
+    int no_recursive;
+    int latency_ms;
+    size_t threshold;
+    struct iw_excludes *excludes;
+
+    struct iw_dir **roots;
+    size_t nroots, roots_cap;
+    struct iw_wdmap wds;
+
+    /* Directories created or disturbed during a batch, scanned at its end
+     * (when every rename of the batch has been applied, so paths are
+     * current). */
+    struct iw_node **pending;
+    size_t npending, pending_cap;
+
+    struct iw_batch batch;
+
+    /* The kernel read buffer, aligned for struct inotify_event. rd_start..
+     * rd_end is what is still to be processed. */
+    char *rd;
+    size_t rd_cap, rd_start, rd_end;
+
+    char *dents; /* getdents64 buffer */
+    size_t dents_cap;
+    char *scratch; /* a path buffer for syscalls */
+    size_t scratch_cap;
+    char *relbuf; /* a relative path for exclude patterns */
+    size_t relbuf_cap;
+    struct iw_node **gone; /* entries a scan did not find again */
+    size_t gone_cap;
+
+    int overflowed;           /* an IN_Q_OVERFLOW was read in this batch */
+    int limit_hit;            /* ENOSPC from inotify_add_watch during this scan */
+    int rescanning;           /* a rescan after an overflow is under way */
+    size_t rescan_dirs;       /* directories it has listed so far */
+    struct timespec clean_at; /* when the last read that emptied the queue began */
+    struct timespec read_started; /* when the current batch's read began */
+    int read_drained;             /* it took everything that was queued */
+    struct timespec rescan_since; /* changes after this may have been lost */
+
+    struct inowatch_stats stats;
+};
+
+/* tree.c */
+IW_HIDDEN struct iw_node *iw_node_new(const char *name, size_t len, int type, int wide);
+IW_HIDDEN struct iw_node *iw_child_new(inowatch *w, struct iw_dir *parent, const char *name,
+                                       size_t len, int type, uint64_t ino, int *ret_err);
+IW_HIDDEN void iw_node_free_tree(inowatch *w, struct iw_node *n);
+IW_HIDDEN struct iw_node *iw_child_find(const struct iw_dir *d, const char *name, size_t len);
+IW_HIDDEN int iw_child_insert(inowatch *w, struct iw_dir *d, struct iw_node *n);
+IW_HIDDEN void iw_child_remove(struct iw_dir *d, struct iw_node *n);
+IW_HIDDEN uint32_t iw_hash_name(const char *name, size_t len);
+IW_HIDDEN size_t iw_path_len(const struct iw_node *n);
+IW_HIDDEN void iw_path_write(const struct iw_node *n, char *out, size_t len);
+IW_HIDDEN size_t iw_relpath_len(const struct iw_node *n);
+IW_HIDDEN void iw_relpath_write(const struct iw_node *n, char *out, size_t len);
+IW_HIDDEN int iw_is_ancestor(const struct iw_node *a, const struct iw_node *n);
+IW_HIDDEN struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to,
+                                         const char *name, size_t len, int *ret_err);
+IW_HIDDEN struct iw_dir *iw_wd_find(const struct iw_wdmap *m, int wd);
+IW_HIDDEN int iw_wd_bind(inowatch *w, struct iw_dir *d, int wd);
+IW_HIDDEN void iw_wd_unbind(inowatch *w, struct iw_dir *d, int remove_watch);
+IW_HIDDEN void iw_wdmap_free(struct iw_wdmap *m);
+IW_HIDDEN int iw_pending_add(inowatch *w, struct iw_node *n);
+IW_HIDDEN void iw_pending_drop(inowatch *w, struct iw_node *n);
+IW_HIDDEN void iw_remove_subtree(inowatch *w, struct iw_node *n);
+IW_HIDDEN int iw_scratch_path(inowatch *w, const struct iw_node *n, const char *child,
+                              size_t child_len, char **ret);
+
+/* batch.c */
+IW_HIDDEN void iw_batch_reset(struct iw_batch *b);
+IW_HIDDEN void iw_batch_free(struct iw_batch *b);
+IW_HIDDEN int iw_emit(inowatch *w, enum inowatch_kind kind, struct iw_node *n, unsigned flags);
+IW_HIDDEN int iw_emit_path(inowatch *w, enum inowatch_kind kind, int type, const char *path,
+                           size_t len, int error, unsigned flags);
+IW_HIDDEN int iw_emit_error(inowatch *w, const struct iw_node *n, const char *child,
+                            size_t child_len, int error);
+IW_HIDDEN int iw_path_reserve(inowatch *w, const struct iw_node *n, size_t *ret_off,
+                              size_t *ret_len);
+IW_HIDDEN int iw_emit_rename(inowatch *w, const struct iw_node *n, size_t from_off, size_t from_len);
+IW_HIDDEN const char *iw_batch_str(const inowatch *w, size_t off);
+
+/* scan.c */
+enum iw_scan_mode {
+    IW_SCAN_QUIET, /* initial scan of a root: the state at "ready", no events */
+    IW_SCAN_EMIT,  /* new or disturbed directory: report every difference */
+};
+#define IW_SCAN_GONE 1 /* the directory vanished or changed type: retry later */
+IW_HIDDEN int iw_scan_tree(inowatch *w, struct iw_dir *d, int parent_fd, enum iw_scan_mode mode);
+IW_HIDDEN int iw_open_dir(inowatch *w, const struct iw_dir *d, int flags);
+IW_HIDDEN int iw_lstat_child(inowatch *w, const struct iw_dir *parent, const char *name,
+                             size_t len, struct stat *st);
+IW_HIDDEN int iw_type_from_mode(unsigned mode);
+IW_HIDDEN int iw_entry_excluded(const inowatch *w, const struct iw_dir *parent, const char *name,
+                                size_t len, int is_dir);
+IW_HIDDEN int iw_scan_pending(inowatch *w);
+IW_HIDDEN int iw_rescan_all(inowatch *w);
+
+/* apply.c */
+IW_HIDDEN int iw_apply_buffer(inowatch *w);
+
+/* backend_inotify.c */
+IW_HIDDEN int iw_backend_init(void);
+IW_HIDDEN int iw_backend_watch_fd(inowatch *w, int fd, int is_dir);
+IW_HIDDEN void iw_backend_unwatch(inowatch *w, int wd);
+IW_HIDDEN int iw_backend_wait(inowatch *w, int timeout_ms);
+IW_HIDDEN void iw_backend_coalesce(inowatch *w);
+IW_HIDDEN int iw_backend_read(inowatch *w, int wait_ms);
+IW_HIDDEN int iw_backend_read_more(inowatch *w, int wait_ms);
+
+/* growth helper: makes room for one more element of size elem in *arr */
+IW_HIDDEN int iw_grow(void *arrp, size_t *cap, size_t need, size_t elem);
+
+#endif /* IW_INTERNAL_H */

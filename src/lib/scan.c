@@ -1,0 +1,388 @@
+/* scan.c: reading directories into the model.
+ *
+ * One routine serves three moments: the initial scan of a root (quiet: it
+ * is the state at "ready"), a directory that just appeared (every entry
+ * found is a create), and the rescan after an overflow (every difference
+ * between the model and the disk is an event). In each case the order is
+ * the one that closes the new-directory race: open the directory, put the
+ * watch on the inode that was opened (through /proc/self/fd, so a path
+ * swapped underneath cannot mislead it), and only then list it. An entry
+ * created before the watch is in the listing; one created after it is in
+ * the event queue; one created in between is in both, and apply.c drops the
+ * second report by comparing inodes. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Directories deeper than this are reopened by path instead of keeping
+ * their ancestors' fds open, so a deep tree cannot exhaust RLIMIT_NOFILE. */
+#define IW_MAX_OPEN_DEPTH 32
+
+/* During a rescan, the kernel queue is drained into our buffer every this
+ * many directories, so that a long rescan does not overflow it again. */
+#define IW_DRAIN_EVERY 64
+
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+int iw_type_from_mode(unsigned mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFDIR:
+        return INOWATCH_TYPE_DIR;
+    case S_IFREG:
+        return INOWATCH_TYPE_FILE;
+    case S_IFLNK:
+        return INOWATCH_TYPE_SYMLINK;
+    default:
+        return INOWATCH_TYPE_OTHER;
+    }
+}
+
+static int type_from_dtype(unsigned char t)
+{
+    switch (t) {
+    case DT_DIR:
+        return INOWATCH_TYPE_DIR;
+    case DT_REG:
+        return INOWATCH_TYPE_FILE;
+    case DT_LNK:
+        return INOWATCH_TYPE_SYMLINK;
+    case DT_UNKNOWN:
+        return INOWATCH_TYPE_NONE;
+    default:
+        return INOWATCH_TYPE_OTHER;
+    }
+}
+
+int iw_entry_excluded(const inowatch *w, const struct iw_dir *parent, const char *name, size_t len,
+                      int is_dir)
+{
+    if (!w->excludes)
+        return 0;
+    if (!iw_excludes_need_relpath(w->excludes))
+        return iw_excluded(w->excludes, name, len, NULL, 0, is_dir);
+    inowatch *mw = (inowatch *)w; /* relbuf is scratch space, not state */
+    size_t base = iw_relpath_len(&parent->node);
+    size_t total = base + (base ? 1 : 0) + len;
+    if (iw_grow(&mw->relbuf, &mw->relbuf_cap, total + 1, 1) < 0)
+        return 0;
+    iw_relpath_write(&parent->node, mw->relbuf, base);
+    size_t at = base;
+    if (base)
+        mw->relbuf[at++] = '/';
+    memcpy(mw->relbuf + at, name, len);
+    mw->relbuf[total] = '\0';
+    return iw_excluded(w->excludes, name, len, mw->relbuf, total, is_dir);
+}
+
+/* Opens a directory of the model by its path. A path longer than PATH_MAX
+ * cannot be given to open(), so then the nearest ancestor whose path fits
+ * is opened and the rest is walked down with openat(), one name at a time.
+ * Roots are opened following symlinks (the user named them); everything
+ * below with O_NOFOLLOW, as inotify and getdents see it. */
+int iw_open_dir(inowatch *w, const struct iw_dir *d, int flags)
+{
+    flags |= O_DIRECTORY | O_CLOEXEC;
+    if (iw_path_len(&d->node) < PATH_MAX) {
+        char *path;
+        int r = iw_scratch_path(w, &d->node, NULL, 0, &path);
+        if (r < 0)
+            return r;
+        int fd = open(path, flags | (d->node.parent ? O_NOFOLLOW : 0));
+        return fd < 0 ? -errno : fd;
+    }
+    int pfd = iw_open_dir(w, d->node.parent, O_PATH);
+    if (pfd < 0)
+        return pfd;
+    int fd = openat(pfd, iw_name(&d->node), flags | O_NOFOLLOW);
+    int err = errno;
+    close(pfd);
+    return fd < 0 ? -err : fd;
+}
+
+int iw_lstat_child(inowatch *w, const struct iw_dir *parent, const char *name, size_t len,
+                   struct stat *st)
+{
+    char *path;
+    int r = iw_scratch_path(w, &parent->node, name, len, &path);
+    if (r < 0)
+        return r;
+    if (r < PATH_MAX)
+        return fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+    int fd = iw_open_dir(w, parent, O_PATH);
+    if (fd < 0)
+        return fd;
+    r = fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+static int ts_after(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
+}
+
+/* After an overflow, a file that is still there may have been written while
+ * its events were lost: its times say so (see rescan_since in watcher.c). */
+static int report_lost_changes(inowatch *w, struct iw_node *n, int dirfd)
+{
+    struct stat st;
+    if (fstatat(dirfd, iw_name(n), &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0; /* gone again: its delete event is queued */
+    if (n->type != INOWATCH_TYPE_DIR && ts_after(&st.st_mtim, &w->rescan_since))
+        return iw_emit(w, INOWATCH_MODIFY, n, 0);
+    if (ts_after(&st.st_ctim, &w->rescan_since) && !ts_after(&st.st_mtim, &w->rescan_since))
+        return iw_emit(w, INOWATCH_ATTRIB, n, 0);
+    return 0;
+}
+
+/* One entry of a listing: matches it against the model and records what
+ * changed. */
+static int list_entry(inowatch *w, struct iw_dir *d, int fd, const struct linux_dirent64 *e,
+                      enum iw_scan_mode mode)
+{
+    const char *name = e->d_name;
+    size_t len = strlen(name);
+    int type = type_from_dtype(e->d_type);
+    if (type == INOWATCH_TYPE_NONE) { /* filesystems without d_type */
+        struct stat st;
+        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return 0; /* vanished: its delete event is queued */
+        type = iw_type_from_mode(st.st_mode);
+    }
+    struct iw_node *c = iw_child_find(d, name, len);
+    if (c && c->type == type && (c->ino == 0 || c->ino == e->d_ino)) {
+        c->flags |= IW_NODE_SEEN;
+        if (!c->ino)
+            c->ino = e->d_ino;
+        return w->rescanning ? report_lost_changes(w, c, fd) : 0;
+    }
+    if (c) { /* same name, another entry: the old one is gone */
+        int r = mode == IW_SCAN_EMIT ? iw_emit(w, INOWATCH_DELETE, c, 0) : 0;
+        iw_remove_subtree(w, c);
+        if (r < 0)
+            return r;
+    }
+    if (iw_entry_excluded(w, d, name, len, type == INOWATCH_TYPE_DIR))
+        return 0;
+    int err = 0;
+    c = iw_child_new(w, d, name, len, type, e->d_ino, &err);
+    if (!c)
+        return err;
+    c->flags |= IW_NODE_SEEN;
+    return mode == IW_SCAN_EMIT ? iw_emit(w, INOWATCH_CREATE, c, 0) : 0;
+}
+
+/* Entries of the model that the listing did not find are gone. */
+static int sweep_unseen(inowatch *w, struct iw_dir *d, enum iw_scan_mode mode)
+{
+    size_t ngone = 0;
+    for (uint32_t i = 0; i < d->cap; i++) {
+        struct iw_node *c = d->slots[i];
+        if (!c)
+            continue;
+        if (c->flags & IW_NODE_SEEN) {
+            c->flags &= (uint8_t)~IW_NODE_SEEN;
+            continue;
+        }
+        int r = iw_grow(&w->gone, &w->gone_cap, ngone + 1, sizeof(*w->gone));
+        if (r < 0)
+            return r;
+        w->gone[ngone++] = c;
+    }
+    int err = 0;
+    for (size_t i = 0; i < ngone; i++) {
+        int r = mode == IW_SCAN_EMIT ? iw_emit(w, INOWATCH_DELETE, w->gone[i], 0) : 0;
+        if (r < 0 && !err)
+            err = r;
+        iw_remove_subtree(w, w->gone[i]);
+    }
+    return err;
+}
+
+static int list_dir(inowatch *w, struct iw_dir *d, int fd, enum iw_scan_mode mode)
+{
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, w->dents, w->dents_cap);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int err = -errno;
+            sweep_unseen(w, d, IW_SCAN_QUIET); /* keep the flags clean */
+            return err;
+        }
+        if (n == 0)
+            break;
+        for (long off = 0; off < n;) {
+            const struct linux_dirent64 *e = (const void *)(w->dents + off);
+            off += e->d_reclen;
+            if (e->d_name[0] == '.' &&
+                (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0')))
+                continue;
+            int r = list_entry(w, d, fd, e, mode);
+            if (r < 0) {
+                sweep_unseen(w, d, IW_SCAN_QUIET);
+                return r;
+            }
+        }
+    }
+    return sweep_unseen(w, d, mode);
+}
+
+/* Puts d's watch on the directory open at fd. Returns 0, IW_SCAN_GONE when
+ * d must not be descended into (a bind mount of one of its own ancestors),
+ * or a negative errno for a failure the caller reports. */
+static int watch_dir(inowatch *w, struct iw_dir *d, int fd)
+{
+    if (w->limit_hit) {
+        w->stats.watches_missing++;
+        return 0;
+    }
+    int wd = iw_backend_watch_fd(w, fd, 1);
+    if (wd == -ENOSPC) {
+        /* The watch limit: report it once, then keep scanning so that the
+         * model (and the count of missing watches) is complete. */
+        w->limit_hit = 1;
+        w->stats.watches_missing++;
+        return iw_emit_error(w, &d->node, NULL, 0, ENOSPC);
+    }
+    if (wd < 0)
+        return iw_emit_error(w, &d->node, NULL, 0, -wd);
+    struct iw_dir *owner = iw_wd_find(&w->wds, wd);
+    if (owner && owner != d && iw_is_ancestor(&owner->node, &d->node)) {
+        int r = iw_emit_error(w, &d->node, NULL, 0, ELOOP);
+        return r < 0 ? r : IW_SCAN_GONE;
+    }
+    return iw_wd_bind(w, d, wd);
+}
+
+static int open_failed(inowatch *w, struct iw_dir *d, int err)
+{
+    if (err == -ENOENT || err == -ENOTDIR || err == -ELOOP)
+        return IW_SCAN_GONE;
+    return iw_emit_error(w, &d->node, NULL, 0, -err);
+}
+
+static int drain_during_rescan(inowatch *w)
+{
+    if (!w->rescanning || ++w->rescan_dirs % IW_DRAIN_EVERY)
+        return 0;
+    int r = iw_backend_read_more(w, 0);
+    return r == -ENOMEM ? r : 0;
+}
+
+static int scan_dir(inowatch *w, struct iw_dir *d, int parent_fd, enum iw_scan_mode mode,
+                    unsigned depth)
+{
+    int fd = parent_fd >= 0 ? openat(parent_fd, iw_name(&d->node),
+                                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                            : iw_open_dir(w, d, O_RDONLY);
+    if (parent_fd >= 0 && fd < 0)
+        fd = -errno;
+    if (fd < 0)
+        return open_failed(w, d, fd);
+    if (!d->node.ino) {
+        struct stat st;
+        if (fstat(fd, &st) == 0)
+            d->node.ino = st.st_ino;
+    }
+    int r = watch_dir(w, d, fd);
+    if (r == 0)
+        r = list_dir(w, d, fd, mode);
+    if (r == 0)
+        r = drain_during_rescan(w);
+    if (r != 0) {
+        close(fd);
+        if (r == IW_SCAN_GONE)
+            return 0;
+        if (r == -ENOMEM)
+            return r;
+        return iw_emit_error(w, &d->node, NULL, 0, -r);
+    }
+    if (w->no_recursive && (depth > 0 || !d->node.parent)) {
+        close(fd);
+        return 0;
+    }
+    if (depth >= IW_MAX_OPEN_DEPTH) {
+        close(fd);
+        fd = -1;
+    }
+    /* Children are only added to d by the listing above: the table is
+     * stable while we descend. */
+    for (uint32_t i = 0; i < d->cap && r >= 0; i++) {
+        struct iw_dir *c = d->slots[i] ? iw_as_dir(d->slots[i]) : NULL;
+        if (c && c->node.type == INOWATCH_TYPE_DIR)
+            r = scan_dir(w, c, fd, mode, depth + 1);
+    }
+    if (fd >= 0)
+        close(fd);
+    return r < 0 ? r : 0;
+}
+
+/* Scans d and everything below it. Returns 0, IW_SCAN_GONE when d itself
+ * could not be opened because it vanished or changed type, or a fatal
+ * negative errno (-ENOMEM). Other problems become error events. */
+int iw_scan_tree(inowatch *w, struct iw_dir *d, int parent_fd, enum iw_scan_mode mode)
+{
+    return scan_dir(w, d, parent_fd, mode, 0);
+}
+
+/* Directories that appeared (or were disturbed) during the batch. One whose
+ * path no longer leads to it stays pending: the event that explains why
+ * (its delete, or the rename of an ancestor) is queued, and the next batch
+ * either removes it or gives it its new path. */
+int iw_scan_pending(inowatch *w)
+{
+    size_t keep = 0;
+    int err = 0;
+    for (size_t i = 0; i < w->npending; i++) {
+        struct iw_node *n = w->pending[i];
+        n->flags &= (uint8_t)~IW_NODE_PENDING;
+        int r = err ? 0 : iw_scan_tree(w, (struct iw_dir *)n, -1, IW_SCAN_EMIT);
+        if (r < 0)
+            err = r;
+        if (r == IW_SCAN_GONE || err) {
+            n->flags |= IW_NODE_PENDING;
+            w->pending[keep++] = n;
+        }
+    }
+    w->npending = keep;
+    return err;
+}
+
+/* After an overflow: every root is listed again and compared with the
+ * model, reporting every difference. */
+int iw_rescan_all(inowatch *w)
+{
+    w->rescanning = 1;
+    w->rescan_dirs = 0;
+    int err = 0;
+    for (size_t i = 0; i < w->nroots && !err; i++) {
+        struct iw_dir *root = w->roots[i];
+        if (root->node.type != INOWATCH_TYPE_DIR) {
+            struct stat st;
+            if (stat(iw_name(&root->node), &st) == 0 && ts_after(&st.st_mtim, &w->rescan_since))
+                err = iw_emit(w, INOWATCH_MODIFY, &root->node, 0);
+            continue;
+        }
+        int r = iw_scan_tree(w, root, -1, IW_SCAN_EMIT);
+        if (r < 0)
+            err = r;
+    }
+    w->rescanning = 0;
+    return err;
+}

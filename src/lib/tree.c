@@ -1,0 +1,496 @@
+/* tree.c: the model of the watched trees.
+ *
+ * Every entry under a root is one node; a node knows its parent, so a path
+ * is built by walking up instead of being stored (renaming a directory with
+ * a million entries below it changes one node). Directories keep their
+ * children in an open-addressing table hashed by name: events name a child
+ * of a watched directory, so "find the child called X" is the hot lookup. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int iw_grow(void *arrp, size_t *cap, size_t need, size_t elem)
+{
+    void **arr = arrp;
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 8;
+    while (ncap < need)
+        ncap *= 2;
+    void *p = realloc(*arr, ncap * elem);
+    if (!p)
+        return -ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* FNV-1a: names are short, and this runs once per event. */
+uint32_t iw_hash_name(const char *name, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    return h;
+}
+
+static size_t node_size(const struct iw_node *n)
+{
+    size_t head = (n->flags & IW_NODE_WIDE) ? sizeof(struct iw_dir) : sizeof(struct iw_node);
+    return head + n->name_len + 1;
+}
+
+struct iw_node *iw_node_new(const char *name, size_t len, int type, int wide)
+{
+    size_t head = wide ? sizeof(struct iw_dir) : sizeof(struct iw_node);
+    if (len > UINT16_MAX)
+        return NULL;
+    struct iw_node *n = malloc(head + len + 1);
+    if (!n)
+        return NULL;
+    memset(n, 0, head);
+    n->name_len = (uint16_t)len;
+    n->type = (uint8_t)type;
+    n->hash = iw_hash_name(name, len);
+    if (wide) {
+        n->flags = IW_NODE_WIDE;
+        ((struct iw_dir *)n)->wd = -1;
+    }
+    memcpy(iw_name(n), name, len);
+    iw_name(n)[len] = '\0';
+    return n;
+}
+
+static void account(inowatch *w, const struct iw_node *n, int sign);
+
+/* A new node for an entry called name in parent (NULL: a root, which is not
+ * inserted anywhere). Directories and roots are wide. */
+struct iw_node *iw_child_new(inowatch *w, struct iw_dir *parent, const char *name, size_t len,
+                             int type, uint64_t ino, int *ret_err)
+{
+    struct iw_node *n = iw_node_new(name, len, type, type == INOWATCH_TYPE_DIR || !parent);
+    if (!n) {
+        *ret_err = len > UINT16_MAX ? -ENAMETOOLONG : -ENOMEM;
+        return NULL;
+    }
+    n->ino = ino;
+    if (parent) {
+        int r = iw_child_insert(w, parent, n);
+        if (r < 0) {
+            free(n);
+            *ret_err = r;
+            return NULL;
+        }
+    }
+    account(w, n, +1);
+    return n;
+}
+
+/* ---- child tables ------------------------------------------------------- */
+
+struct iw_node *iw_child_find(const struct iw_dir *d, const char *name, size_t len)
+{
+    if (!d->slots)
+        return NULL;
+    uint32_t h = iw_hash_name(name, len), mask = d->cap - 1;
+    for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+        struct iw_node *c = d->slots[i];
+        if (!c)
+            return NULL;
+        if (c->hash == h && c->name_len == len && memcmp(iw_name(c), name, len) == 0)
+            return c;
+    }
+}
+
+static void table_put(struct iw_node **slots, uint32_t cap, struct iw_node *n)
+{
+    uint32_t mask = cap - 1, i = n->hash & mask;
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = n;
+}
+
+static int table_resize(inowatch *w, struct iw_dir *d, uint32_t ncap)
+{
+    struct iw_node **ns = calloc(ncap, sizeof(*ns));
+    if (!ns)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < d->cap; i++)
+        if (d->slots[i])
+            table_put(ns, ncap, d->slots[i]);
+    free(d->slots);
+    w->stats.model_bytes += (size_t)(ncap - d->cap) * sizeof(*ns);
+    d->slots = ns;
+    d->cap = ncap;
+    return 0;
+}
+
+int iw_child_insert(inowatch *w, struct iw_dir *d, struct iw_node *n)
+{
+    if ((size_t)(d->count + 1) * 4 > (size_t)d->cap * 3) {
+        if (d->cap >= (1u << 30))
+            return -ENOMEM;
+        int r = table_resize(w, d, d->cap ? d->cap * 2 : 4);
+        if (r < 0)
+            return r;
+    }
+    table_put(d->slots, d->cap, n);
+    d->count++;
+    n->parent = d;
+    return 0;
+}
+
+/* Linear probing with backward-shift deletion: no tombstones, so a
+ * directory that sees heavy churn never degrades. */
+void iw_child_remove(struct iw_dir *d, struct iw_node *n)
+{
+    uint32_t mask = d->cap - 1, i = n->hash & mask;
+    while (d->slots[i] != n)
+        i = (i + 1) & mask;
+    for (uint32_t j = (i + 1) & mask; d->slots[j]; j = (j + 1) & mask) {
+        uint32_t home = d->slots[j]->hash & mask;
+        /* Move slots[j] into the hole at i unless its home lies cyclically
+         * in (i, j]: then it would become unreachable. */
+        int stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            d->slots[i] = d->slots[j];
+            i = j;
+        }
+    }
+    d->slots[i] = NULL;
+    d->count--;
+    n->parent = NULL;
+}
+
+/* ---- paths -------------------------------------------------------------- */
+
+/* Only the root "/" ends with '/': its children must not get a second one. */
+static int needs_sep(const struct iw_node *parent)
+{
+    return parent->parent || iw_name(parent)[parent->name_len - 1] != '/';
+}
+
+size_t iw_path_len(const struct iw_node *n)
+{
+    size_t len = 0;
+    for (; n->parent; n = &n->parent->node)
+        len += n->name_len + (size_t)needs_sep(&n->parent->node);
+    return len + n->name_len;
+}
+
+void iw_path_write(const struct iw_node *n, char *out, size_t len)
+{
+    char *p = out + len;
+    *p = '\0';
+    for (; n->parent; n = &n->parent->node) {
+        p -= n->name_len;
+        memcpy(p, iw_name(n), n->name_len);
+        if (needs_sep(&n->parent->node))
+            *--p = '/';
+    }
+    memcpy(out, iw_name(n), n->name_len);
+}
+
+size_t iw_relpath_len(const struct iw_node *n)
+{
+    size_t len = 0;
+    for (; n->parent; n = &n->parent->node)
+        len += n->name_len + 1;
+    return len ? len - 1 : 0;
+}
+
+void iw_relpath_write(const struct iw_node *n, char *out, size_t len)
+{
+    char *p = out + len;
+    *p = '\0';
+    for (; n->parent; n = &n->parent->node) {
+        p -= n->name_len;
+        memcpy(p, iw_name(n), n->name_len);
+        if (p > out)
+            *--p = '/';
+    }
+}
+
+int iw_is_ancestor(const struct iw_node *a, const struct iw_node *n)
+{
+    for (; n; n = n->parent ? &n->parent->node : NULL)
+        if (n == a)
+            return 1;
+    return 0;
+}
+
+/* Path of a node (or of its child `child`) in w->scratch, for syscalls. */
+int iw_scratch_path(inowatch *w, const struct iw_node *n, const char *child, size_t child_len,
+                    char **ret)
+{
+    size_t base = iw_path_len(n);
+    size_t len = child ? base + (size_t)needs_sep(n) + child_len : base;
+    int r = iw_grow(&w->scratch, &w->scratch_cap, len + 1, 1);
+    if (r < 0)
+        return r;
+    iw_path_write(n, w->scratch, base);
+    if (child) {
+        size_t at = base;
+        if (needs_sep(n))
+            w->scratch[at++] = '/';
+        memcpy(w->scratch + at, child, child_len);
+        w->scratch[len] = '\0';
+    }
+    *ret = w->scratch;
+    return (int)(len > INT32_MAX ? INT32_MAX : len);
+}
+
+/* ---- the wd map --------------------------------------------------------- */
+
+static uint32_t wd_hash(int wd)
+{
+    return (uint32_t)wd * 2654435761u;
+}
+
+struct iw_dir *iw_wd_find(const struct iw_wdmap *m, int wd)
+{
+    if (!m->slots)
+        return NULL;
+    uint32_t mask = m->cap - 1;
+    for (uint32_t i = wd_hash(wd) & mask;; i = (i + 1) & mask) {
+        struct iw_dir *d = m->slots[i];
+        if (!d || d->wd == wd)
+            return d;
+    }
+}
+
+static void wd_put(struct iw_dir **slots, uint32_t cap, struct iw_dir *d)
+{
+    uint32_t mask = cap - 1, i = wd_hash(d->wd) & mask;
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = d;
+}
+
+static int wdmap_grow(struct iw_wdmap *m)
+{
+    uint32_t ncap = m->cap ? m->cap * 2 : 64;
+    struct iw_dir **ns = calloc(ncap, sizeof(*ns));
+    if (!ns)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < m->cap; i++)
+        if (m->slots[i])
+            wd_put(ns, ncap, m->slots[i]);
+    free(m->slots);
+    m->slots = ns;
+    m->cap = ncap;
+    return 0;
+}
+
+static void wd_remove_slot(struct iw_wdmap *m, int wd)
+{
+    uint32_t mask = m->cap - 1, i = wd_hash(wd) & mask;
+    while (m->slots[i]->wd != wd)
+        i = (i + 1) & mask;
+    for (uint32_t j = (i + 1) & mask; m->slots[j]; j = (j + 1) & mask) {
+        uint32_t home = wd_hash(m->slots[j]->wd) & mask;
+        int stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            m->slots[i] = m->slots[j];
+            i = j;
+        }
+    }
+    m->slots[i] = NULL;
+    m->count--;
+}
+
+/* inotify returns the same wd for an inode that is already watched. When
+ * that wd belongs to another node, the other node is stale (the directory
+ * moved and the event saying so is still queued) or an alias (a bind
+ * mount): the newest scan is the truth, so the wd moves to d and the other
+ * node is left unwatched. */
+int iw_wd_bind(inowatch *w, struct iw_dir *d, int wd)
+{
+    struct iw_dir *owner = iw_wd_find(&w->wds, wd);
+    if (owner == d)
+        return 0;
+    if (owner) {
+        wd_remove_slot(&w->wds, wd);
+        owner->wd = -1;
+        w->stats.watches--;
+    }
+    if (d->wd >= 0)
+        iw_wd_unbind(w, d, 1);
+    if ((size_t)(w->wds.count + 1) * 4 > (size_t)w->wds.cap * 3) {
+        int r = wdmap_grow(&w->wds);
+        if (r < 0)
+            return r;
+    }
+    d->wd = wd;
+    wd_put(w->wds.slots, w->wds.cap, d);
+    w->wds.count++;
+    w->stats.watches++;
+    return 0;
+}
+
+void iw_wd_unbind(inowatch *w, struct iw_dir *d, int remove_watch)
+{
+    if (d->wd < 0)
+        return;
+    wd_remove_slot(&w->wds, d->wd);
+    if (remove_watch)
+        iw_backend_unwatch(w, d->wd);
+    d->wd = -1;
+    w->stats.watches--;
+}
+
+void iw_wdmap_free(struct iw_wdmap *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->count = 0;
+}
+
+/* ---- pending scans ------------------------------------------------------ */
+
+int iw_pending_add(inowatch *w, struct iw_node *n)
+{
+    if (n->flags & IW_NODE_PENDING)
+        return 0;
+    int r = iw_grow(&w->pending, &w->pending_cap, w->npending + 1, sizeof(*w->pending));
+    if (r < 0)
+        return r;
+    w->pending[w->npending++] = n;
+    n->flags |= IW_NODE_PENDING;
+    return 0;
+}
+
+void iw_pending_drop(inowatch *w, struct iw_node *n)
+{
+    if (!(n->flags & IW_NODE_PENDING))
+        return;
+    for (size_t i = 0; i < w->npending; i++) {
+        if (w->pending[i] == n) {
+            memmove(w->pending + i, w->pending + i + 1, (w->npending - i - 1) * sizeof(*w->pending));
+            w->npending--;
+            break;
+        }
+    }
+    n->flags &= (uint8_t)~IW_NODE_PENDING;
+}
+
+static void pending_replace(inowatch *w, struct iw_node *old, struct iw_node *nn)
+{
+    for (size_t i = 0; i < w->npending; i++)
+        if (w->pending[i] == old)
+            w->pending[i] = nn;
+}
+
+/* ---- removal and renames ------------------------------------------------ */
+
+static void account(inowatch *w, const struct iw_node *n, int sign)
+{
+    size_t bytes = node_size(n);
+    if (sign > 0) {
+        w->stats.model_bytes += bytes;
+    } else {
+        w->stats.model_bytes -= bytes;
+    }
+    size_t *count = (n->type == INOWATCH_TYPE_DIR) ? &w->stats.dirs : &w->stats.files;
+    *count = sign > 0 ? *count + 1 : *count - 1;
+}
+
+/* Frees n and everything below it; n must already be out of its parent's
+ * table. Watches are removed too: a directory moved out of the roots still
+ * exists and would go on reporting. */
+void iw_node_free_tree(inowatch *w, struct iw_node *n)
+{
+    struct iw_dir *d = iw_as_dir(n);
+    if (d) {
+        for (uint32_t i = 0; i < d->cap; i++)
+            if (d->slots[i])
+                iw_node_free_tree(w, d->slots[i]);
+        w->stats.model_bytes -= (size_t)d->cap * sizeof(*d->slots);
+        free(d->slots);
+        iw_wd_unbind(w, d, 1);
+    }
+    iw_pending_drop(w, n);
+    account(w, n, -1);
+    free(n);
+}
+
+static void roots_remove(inowatch *w, struct iw_node *n)
+{
+    for (size_t i = 0; i < w->nroots; i++) {
+        if (&w->roots[i]->node == n) {
+            memmove(w->roots + i, w->roots + i + 1, (w->nroots - i - 1) * sizeof(*w->roots));
+            w->nroots--;
+            return;
+        }
+    }
+}
+
+void iw_remove_subtree(inowatch *w, struct iw_node *n)
+{
+    if (n->parent)
+        iw_child_remove(n->parent, n);
+    else
+        roots_remove(w, n);
+    iw_node_free_tree(w, n);
+}
+
+/* Gives a node a new parent and name. The name lives inside the node, so a
+ * longer name means a new allocation; then everything that points at the
+ * node (its children, the wd map, the pending list) is pointed at the new
+ * one. Returns the node, or NULL with *ret_err set (the node is then left
+ * detached and freed, as if deleted). */
+struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to,
+                               const char *name, size_t len, int *ret_err)
+{
+    iw_child_remove(n->parent, n);
+    if (len > n->name_len) {
+        struct iw_node *nn = iw_node_new(name, len, n->type, n->flags & IW_NODE_WIDE);
+        if (!nn) {
+            *ret_err = -ENOMEM;
+            iw_node_free_tree(w, n);
+            return NULL;
+        }
+        account(w, n, -1);
+        account(w, nn, +1);
+        nn->ino = n->ino;
+        nn->flags = n->flags;
+        nn->batch = n->batch;
+        nn->batch_kinds = n->batch_kinds;
+        struct iw_dir *od = iw_as_dir(n), *nd = iw_as_dir(nn);
+        if (od) {
+            nd->slots = od->slots;
+            nd->cap = od->cap;
+            nd->count = od->count;
+            for (uint32_t i = 0; i < nd->cap; i++)
+                if (nd->slots[i])
+                    nd->slots[i]->parent = nd;
+            if (od->wd >= 0) {
+                int wd = od->wd;
+                wd_remove_slot(&w->wds, wd);
+                w->wds.count++; /* re-added just below without a new watch */
+                nd->wd = wd;
+                wd_put(w->wds.slots, w->wds.cap, nd);
+            }
+        }
+        if (n->flags & IW_NODE_PENDING)
+            pending_replace(w, n, nn);
+        free(n);
+        n = nn;
+    } else {
+        w->stats.model_bytes -= n->name_len;
+        w->stats.model_bytes += len;
+        n->name_len = (uint16_t)len;
+        memcpy(iw_name(n), name, len);
+        iw_name(n)[len] = '\0';
+        n->hash = iw_hash_name(name, len);
+    }
+    int r = iw_child_insert(w, to, n);
+    if (r < 0) {
+        *ret_err = r;
+        iw_node_free_tree(w, n);
+        return NULL;
+    }
+    return n;
+}

@@ -1,0 +1,205 @@
+"""Basic events: files, directories, symlinks, fifos; path forms; `ready`;
+the human output format."""
+
+import os
+import time
+import unittest
+
+from iwtest import WatchTestCase, join, real_events, show, show_event, to_bytes, write
+
+
+class Basics(WatchTestCase):
+
+    def window(self, w, start, end):
+        return real_events(w.snapshot_events(start, end))
+
+    def assertWindow(self, w, start, end, expected, allow=("modify",), msg=""):
+        self.assertEvents(w, start, end, expected, ignore=allow, msg=msg)
+
+    def test_file_lifecycle(self):
+        root = self.mkroot()
+        w, initial = self.start(root)
+        f = os.path.join(root, "f")
+
+        n0 = w.count()
+        write(f, b"hello")
+        n1 = w.sync()
+        self.assertWindow(w, n0, n1, [("create", f, "file")], msg="creating a file: ")
+
+        with open(f, "ab") as fh:
+            fh.write(b" world")
+        n2 = w.sync()
+        self.assertWindow(w, n1, n2, [("modify", f, None)], allow=(), msg="appending: ")
+
+        os.chmod(f, 0o600)
+        n3 = w.sync()
+        self.assertWindow(w, n2, n3, [("attrib", f, None)], allow=(), msg="chmod: ")
+
+        os.utime(f, (1_000_000_000, 1_000_000_000))
+        n4 = w.sync()
+        self.assertWindow(w, n3, n4, [("attrib", f, None)], allow=(), msg="utime: ")
+
+        os.truncate(f, 0)
+        n5 = w.sync()
+        self.assertWindow(w, n4, n5, [("modify", f, None)], allow=(), msg="truncate: ")
+
+        os.unlink(f)
+        n6 = w.sync()
+        self.assertWindow(w, n5, n6, [("delete", f, "file")], allow=(), msg="unlink: ")
+        self.assertConverges(w, initial)
+        w.stop()
+
+    def test_dir_symlink_fifo(self):
+        root = self.mkroot()
+        w, initial = self.start(root, latency=0)
+        d = os.path.join(root, "d")
+        n0 = w.count()
+        os.mkdir(d)
+        write(os.path.join(d, "inside"))
+        os.symlink("inside", os.path.join(d, "link"))
+        os.symlink("/nonexistent/dangling", os.path.join(root, "dangling"))
+        os.mkfifo(os.path.join(root, "fifo"))
+        n1 = w.sync()
+        evs = self.window(w, n0, n1)
+        creates = {to_bytes(e["path"]): e["type"] for e in evs if e["event"] == "create"}
+        self.assertEqual(creates, {
+            to_bytes(d): "dir",
+            join(d, "inside"): "file",
+            join(d, "link"): "symlink",
+            join(root, "dangling"): "symlink",
+            join(root, "fifo"): "other",
+        }, "creates seen: %s" % [show_event(e) for e in evs])
+        self.assertConverges(w, initial)
+
+        n2 = w.count()
+        os.unlink(os.path.join(root, "fifo"))
+        os.unlink(os.path.join(d, "link"))
+        os.unlink(os.path.join(root, "dangling"))
+        n3 = w.sync()
+        deletes = {to_bytes(e["path"]): e["type"] for e in self.window(w, n2, n3) if e["event"] == "delete"}
+        self.assertEqual(deletes, {join(root, "fifo"): "other", join(d, "link"): "symlink",
+                                   join(root, "dangling"): "symlink"})
+
+        n4 = w.count()
+        os.unlink(os.path.join(d, "inside"))
+        os.rmdir(d)
+        n5 = w.sync()
+        evs = self.window(w, n4, n5)
+        self.assertIn(("delete", to_bytes(d), "dir"),
+                      [(e["event"], to_bytes(e["path"]), e.get("type")) for e in evs])
+        self.assertConverges(w, initial)
+        w.stop()
+
+    def test_ready_once_and_first(self):
+        root = self.mkroot()
+        for i in range(20):
+            os.mkdir(os.path.join(root, "d%d" % i))
+            write(os.path.join(root, "d%d" % i, "f"))
+        w, initial = self.start(root)
+        self.assertEqual(w.ready_index, 0, "ready is not the first line: %s"
+                         % [show_event(e) for e in w.snapshot_events(0, w.ready_index + 1)])
+        write(os.path.join(root, "d3", "g"))
+        w.sync()
+        self.assertConverges(w, initial)
+        w.stop()  # checks: exactly one ready, nothing but errors before it
+
+    def test_existing_tree_gives_no_events(self):
+        root = self.mkroot()
+        for i in range(10):
+            os.makedirs(os.path.join(root, "a%d" % i, "b", "c"))
+            write(os.path.join(root, "a%d" % i, "b", "c", "f"))
+        w, initial = self.start(root)
+        n = w.sync()
+        extra = real_events(w.snapshot_events(w.ready_index + 1, n))
+        self.assertEqual(extra, [], "events for a tree nobody touched")
+        w.stop()
+
+    def test_path_forms(self):
+        base = self.path("base")
+        os.makedirs(os.path.join(base, "w", "sub"))
+        cases = [
+            # (root as given, cwd, expected prefix)
+            (os.path.join(base, "w") + "/", None, os.path.join(base, "w")),
+            (os.path.join(base, "w") + "//", None, os.path.join(base, "w")),
+            ("w", base, "w"),
+            ("./w", base, "./w"),
+            ("w/", base, "w"),
+            ("./w/sub/../sub", base, "./w/sub/../sub"),
+            (".", os.path.join(base, "w"), "."),
+        ]
+        for i, (given, cwd, prefix) in enumerate(cases):
+            with self.subTest(root=given):
+                w = self.watch([given], cwd=cwd)
+                w.ready()
+                fs_dir = os.path.join(cwd, given) if cwd else given
+                name = "file%d" % i
+                n0 = w.count()
+                write(os.path.join(fs_dir, name))
+                os.mkdir(os.path.join(fs_dir, "dir%d" % i))
+                write(os.path.join(fs_dir, "dir%d" % i, "x"))
+                n1 = w.sync(prefix, fs_dir=fs_dir)
+                creates = [to_bytes(e["path"]) for e in self.window(w, n0, n1) if e["event"] == "create"]
+                want = [to_bytes(prefix + "/" + name), to_bytes(prefix + "/dir%d" % i),
+                        to_bytes(prefix + "/dir%d/x" % i)]
+                self.assertEqual(sorted(creates), sorted(want))
+                w.stop()
+
+    def test_human_output(self):
+        root = self.mkroot()
+        # Human mode has no `ready` in the contract: wait until a probe file
+        # is seen instead.
+        w = self.watch([root], json_mode=False)
+        deadline = time.monotonic() + 20
+        probes = []
+        while True:
+            probe = os.path.join(root, "probe%d" % len(probes))
+            probes.append(probe)
+            write(probe)
+            try:
+                w.wait_for(lambda l: l == "create file " + probe, timeout=0.3, what="probe")
+                break
+            except AssertionError:
+                if time.monotonic() > deadline or w.proc.poll() is not None:
+                    raise
+        for p in probes:
+            os.unlink(p)
+        w.wait_for(lambda l: l == "delete file " + probe, what="probe delete")
+        n0 = w.count()
+        f = os.path.join(root, "f")
+        d = os.path.join(root, "d")
+        write(f)
+        w.sync()
+        with open(f, "ab") as fh:
+            fh.write(b"more")
+        w.sync()
+        os.mkdir(d)
+        write(os.path.join(d, "g"))
+        w.sync()
+        os.rename(d, d + "2")
+        w.sync()
+        os.chmod(f, 0o600)
+        w.sync()
+        os.symlink("f", os.path.join(root, "l"))
+        w.sync()
+        os.unlink(f)
+        w.sync()
+        lines = [l for l in w.snapshot_events(n0) if ".iwsync-" not in l and "probe" not in l
+                 and l != "ready"]
+        expected = [
+            "create file %s" % f,
+            "modify %s" % f,
+            "create dir %s" % d,
+            "create file %s/g" % d,
+            "rename dir %s -> %s2" % (d, d),
+            "attrib %s" % f,
+            "create symlink %s/l" % root,
+            "delete file %s" % f,
+        ]
+        # modify may be repeated (one per write batch)
+        dedup = [l for i, l in enumerate(lines) if not (l.startswith("modify") and i and lines[i - 1] == l)]
+        self.assertEqual(dedup, expected)
+        w.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

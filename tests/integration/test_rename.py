@@ -1,0 +1,280 @@
+"""Renames: files, populated subtrees, across directories, moves in and out
+of the watched tree, editor-style saves, renames over existing entries."""
+
+import os
+import shutil
+import unittest
+
+from iwtest import (WatchTestCase, inotify_watch_count, join, real_events, show, show_event,
+                    snapshot, to_bytes, write)
+
+
+def make_tree(base, depth=3, files=2, dirs=2):
+    """A small populated tree under base; returns the relative paths."""
+    out = []
+    os.makedirs(base, exist_ok=True)
+
+    def rec(d, rel, level):
+        for i in range(files):
+            write(os.path.join(d, "f%d" % i), b"data")
+            out.append(os.path.join(rel, "f%d" % i) if rel else "f%d" % i)
+        os.symlink("f0", os.path.join(d, "link"))
+        out.append(os.path.join(rel, "link") if rel else "link")
+        if level < depth:
+            for i in range(dirs):
+                name = "d%d" % i
+                os.mkdir(os.path.join(d, name))
+                r = os.path.join(rel, name) if rel else name
+                out.append(r)
+                rec(os.path.join(d, name), r, level + 1)
+    rec(base, "", 1)
+    return out
+
+
+class Renames(WatchTestCase):
+
+    def test_rename_file(self):
+        root = self.mkroot()
+        write(os.path.join(root, "a"))
+        w, initial = self.start(root)
+        n0 = w.count()
+        os.rename(os.path.join(root, "a"), os.path.join(root, "b"))
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [("rename", join(root, "a"), join(root, "b"), "file")])
+        self.assertConverges(w, initial)
+        w.stop()
+
+    def test_rename_populated_subtree(self):
+        root = self.mkroot()
+        make_tree(os.path.join(root, "src"))
+        w, initial = self.start(root)
+        n0 = w.count()
+        os.rename(os.path.join(root, "src"), os.path.join(root, "dst"))
+        n1 = w.sync()
+        # One event for the whole subtree: its entries are moved with it.
+        self.assertEvents(w, n0, n1, [("rename", join(root, "src"), join(root, "dst"), "dir")])
+        self.assertConverges(w, initial)
+
+        # The subtree's watches now report paths under the new name.
+        n2 = w.count()
+        write(os.path.join(root, "dst", "d0", "d1", "new"))
+        os.mkdir(os.path.join(root, "dst", "d1", "newdir"))
+        write(os.path.join(root, "dst", "d1", "newdir", "g"))
+        with open(os.path.join(root, "dst", "d0", "f0"), "ab") as f:
+            f.write(b"more")
+        os.unlink(os.path.join(root, "dst", "d1", "d0", "f1"))
+        n3 = w.sync()
+        self.assertEvents(w, n2, n3, [
+            ("create", join(root, "dst/d0/d1/new"), "file"),
+            ("create", join(root, "dst/d1/newdir"), "dir"),
+            ("create", join(root, "dst/d1/newdir/g"), "file"),
+            ("modify", join(root, "dst/d0/f0"), None),
+            ("delete", join(root, "dst/d1/d0/f1"), "file"),
+        ], ignore=("modify",))
+        self.assertConverges(w, initial)
+
+        # And again: rename a subdirectory of the renamed tree, then the tree.
+        os.rename(os.path.join(root, "dst", "d0"), os.path.join(root, "dst", "e0"))
+        os.rename(os.path.join(root, "dst"), os.path.join(root, "dst2"))
+        write(os.path.join(root, "dst2", "e0", "d0", "deep"))
+        n4 = w.sync()
+        evs = real_events(w.snapshot_events(n3, n4))
+        self.assertIn(join(root, "dst2/e0/d0/deep"),
+                      [to_bytes(e["path"]) for e in evs if e["event"] == "create"],
+                      [show_event(e) for e in evs])
+        self.assertConverges(w, initial)
+        w.stop()
+
+    def test_rename_across_directories(self):
+        root = self.mkroot()
+        for d in ("one", "two", "three/deep"):
+            os.makedirs(os.path.join(root, d))
+        write(os.path.join(root, "one", "f"))
+        make_tree(os.path.join(root, "one", "sub"), depth=2)
+        w, initial = self.start(root, latency=0)
+        n0 = w.count()
+        os.rename(os.path.join(root, "one", "f"), os.path.join(root, "two", "g"))
+        os.rename(os.path.join(root, "one", "sub"), os.path.join(root, "three", "deep", "sub"))
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [
+            ("rename", join(root, "one/f"), join(root, "two/g"), "file"),
+            ("rename", join(root, "one/sub"), join(root, "three/deep/sub"), "dir"),
+        ])
+        write(os.path.join(root, "three", "deep", "sub", "d0", "x"))
+        n2 = w.sync()
+        self.assertEvents(w, n1, n2, [("create", join(root, "three/deep/sub/d0/x"), "file")],
+                          ignore=("modify",))
+        self.assertConverges(w, initial)
+        w.stop()
+
+    def test_move_in_populated_directory(self):
+        root = self.mkroot()
+        outside = self.path("outside")
+        rels = make_tree(os.path.join(outside, "tree"), depth=4)
+        w, initial = self.start(root)
+        n0 = w.count()
+        os.rename(os.path.join(outside, "tree"), os.path.join(root, "tree"))
+        n1 = w.sync()
+        evs = real_events(w.snapshot_events(n0, n1))
+        creates = {to_bytes(e["path"]): e["type"] for e in evs if e["event"] == "create"}
+        want = snapshot(os.path.join(root, "tree"))
+        self.assertEqual(len(want), len(rels) + 1)
+        missing = sorted(set(want) - set(creates))
+        self.assertFalse(missing, "entries of the moved-in directory without a create: %s"
+                         % [show(m) for m in missing[:10]])
+        self.assertEqual(creates, want)
+        self.assertEqual(evs[0]["event"], "create")
+        self.assertEqual(to_bytes(evs[0]["path"]), join(root, "tree"),
+                         "the directory's create comes before its entries'")
+        self.assertConverges(w, initial)
+        # and it is watched, at every depth
+        n2 = w.count()
+        write(os.path.join(root, "tree", "d1", "d0", "d1", "later"))
+        n3 = w.sync()
+        self.assertEvents(w, n2, n3, [("create", join(root, "tree/d1/d0/d1/later"), "file")],
+                          ignore=("modify",))
+        w.stop()
+
+    def test_move_out_then_back_in(self):
+        root = self.mkroot()
+        outside = self.path("outside")
+        os.mkdir(outside)
+        make_tree(os.path.join(root, "tree"), depth=3)
+        write(os.path.join(root, "file"))
+        w, initial = self.start(root)
+        dirs_in_root = sum(1 for t in snapshot(root).values() if t == "dir")
+        self.assertEqual(inotify_watch_count(w.pid), dirs_in_root,
+                         "one watch per directory at ready")
+        n0 = w.count()
+        os.rename(os.path.join(root, "tree"), os.path.join(outside, "tree"))
+        os.rename(os.path.join(root, "file"), os.path.join(outside, "file"))
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [("delete", join(root, "tree"), "dir"),
+                                      ("delete", join(root, "file"), "file")])
+        self.assertConverges(w, initial)
+        # Changes in the moved-out tree are not reported any more...
+        write(os.path.join(outside, "tree", "d0", "outside-new"))
+        os.mkdir(os.path.join(outside, "tree", "d1", "outside-dir"))
+        with open(os.path.join(outside, "file"), "ab") as f:
+            f.write(b"more")
+        n2 = w.sync()
+        self.assertEvents(w, n1, n2, [], msg="events from a tree moved out of the root: ")
+        # ...and its watches are gone.
+        dirs_in_root = sum(1 for t in snapshot(root).values() if t == "dir")
+        self.assertEqual(inotify_watch_count(w.pid), dirs_in_root,
+                         "watches after moving a tree out")
+        # Moving it back in reports it whole again.
+        os.rename(os.path.join(outside, "tree"), os.path.join(root, "back"))
+        n3 = w.sync()
+        creates = {to_bytes(e["path"]) for e in real_events(w.snapshot_events(n2, n3))
+                   if e["event"] == "create"}
+        self.assertEqual(creates, set(snapshot(os.path.join(root, "back"))))
+        self.assertConverges(w, initial)
+        w.stop()
+
+    def test_editor_save_sequence(self):
+        root = self.mkroot()
+        x = os.path.join(root, "x")
+        tmp = os.path.join(root, ".x.tmp")
+        write(x, b"old content\n")
+        w, initial = self.start(root)
+        n0 = w.count()
+        with open(tmp, "wb") as f:
+            f.write(b"new content\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, x)
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [
+            ("create", tmp, "file"),
+            ("delete", x, "file"),
+            ("rename", tmp, x, "file"),
+        ], ignore=("modify",), msg="editor-style save (write .x.tmp, rename over x): ")
+        # and no modify of .x.tmp after its rename, nor anything after it
+        evs = real_events(w.snapshot_events(n0, n1))
+        self.assertEqual(evs[-1]["event"], "rename", [show_event(e) for e in evs])
+        self.assertConverges(w, initial)
+        w.stop()
+
+    def test_vim_style_save(self):
+        root = self.mkroot()
+        x = os.path.join(root, "x")
+        backup = x + "~"
+        write(x, b"old\n")
+        w, initial = self.start(root, latency=0)
+        n0 = w.count()
+        os.rename(x, backup)
+        with open(x, "wb") as f:
+            f.write(b"new\n")
+        os.chmod(x, 0o644)
+        os.unlink(backup)
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [
+            ("rename", x, backup, "file"),
+            ("create", x, "file"),
+            ("delete", backup, "file"),
+        ], ignore=("modify", "attrib"), msg="vim-style save: ")
+        self.assertConverges(w, initial)
+        w.stop()
+
+    def test_rename_over_existing(self):
+        root = self.mkroot()
+        os.mkdir(os.path.join(root, "sub"))
+        for name in ("a", "b", "sub/c"):
+            write(os.path.join(root, name), name.encode())
+        os.mkdir(os.path.join(root, "emptydir"))
+        make_tree(os.path.join(root, "fulldir"), depth=2)
+        w, initial = self.start(root)
+
+        n0 = w.count()
+        os.rename(os.path.join(root, "a"), os.path.join(root, "b"))
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [("delete", join(root, "b"), "file"),
+                                      ("rename", join(root, "a"), join(root, "b"), "file")],
+                          msg="rename a over b: ")
+
+        os.rename(os.path.join(root, "b"), os.path.join(root, "sub", "c"))
+        n2 = w.sync()
+        self.assertEvents(w, n1, n2, [("delete", join(root, "sub/c"), "file"),
+                                      ("rename", join(root, "b"), join(root, "sub/c"), "file")],
+                          msg="rename b over sub/c: ")
+
+        os.rename(os.path.join(root, "fulldir"), os.path.join(root, "emptydir"))
+        n3 = w.sync()
+        self.assertEvents(w, n2, n3, [("delete", join(root, "emptydir"), "dir"),
+                                      ("rename", join(root, "fulldir"), join(root, "emptydir"), "dir")],
+                          msg="rename a populated dir over an empty one: ")
+        write(os.path.join(root, "emptydir", "d1", "later"))
+        w.sync()
+        self.assertConverges(w, initial)
+        w.stop()
+
+    def test_rename_chain_and_swap(self):
+        root = self.mkroot()
+        for name in ("a", "b"):
+            os.mkdir(os.path.join(root, name))
+            write(os.path.join(root, name, "in-" + name))
+        w, initial = self.start(root, latency=0)
+        n0 = w.count()
+        # swap a and b through a temporary name, then rename a file back and forth
+        os.rename(os.path.join(root, "a"), os.path.join(root, "t"))
+        os.rename(os.path.join(root, "b"), os.path.join(root, "a"))
+        os.rename(os.path.join(root, "t"), os.path.join(root, "b"))
+        for i in range(20):
+            os.rename(os.path.join(root, "a", "in-b"), os.path.join(root, "b", "in-b"))
+            os.rename(os.path.join(root, "b", "in-b"), os.path.join(root, "a", "in-b"))
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [
+            ("rename", join(root, "a"), join(root, "t"), "dir"),
+            ("rename", join(root, "b"), join(root, "a"), "dir"),
+            ("rename", join(root, "t"), join(root, "b"), "dir"),
+        ] + [
+            ("rename", join(root, src + "/in-b"), join(root, dst + "/in-b"), "file")
+            for _ in range(20) for src, dst in (("a", "b"), ("b", "a"))
+        ])
+        self.assertConverges(w, initial)
+        w.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
