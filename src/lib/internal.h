@@ -36,18 +36,19 @@ enum iw_node_flags {
     IW_NODE_SEEN = 1u << 3,    /* found again by the current scan (diffing) */
 };
 
-/* One entry of a watched tree. Files are this header plus their name; the
- * name is stored right after the struct (after struct iw_dir for wide
- * nodes), NUL-terminated, so that a node is one allocation. */
+/* One entry of a watched tree: 24 bytes plus the name. Files are this
+ * header plus their name, stored right after the struct (after struct
+ * iw_dir for wide nodes), NUL-terminated, so that a node is one allocation.
+ * Names below a root are at most NAME_MAX (255) bytes; a root's name is the
+ * path as given, whose length lives in struct iw_dir. */
 struct iw_node {
     struct iw_dir *parent; /* NULL for roots */
     uint64_t ino;          /* 0 when unknown */
-    uint32_t hash;         /* of the name, for the parent's table */
     uint32_t batch;        /* the batch in which batch_kinds were emitted */
-    uint16_t name_len;
-    uint8_t type;        /* enum inowatch_type */
-    uint8_t flags;       /* enum iw_node_flags */
-    uint8_t batch_kinds; /* kinds already emitted for it in that batch */
+    uint8_t name_len;      /* 0 for roots: see iw_name_len() */
+    uint8_t type;          /* enum inowatch_type */
+    uint8_t flags;         /* enum iw_node_flags */
+    uint8_t batch_kinds;   /* kinds already emitted for it in that batch */
 };
 
 /* A directory (or a root): the node plus its children and its watch. The
@@ -58,12 +59,18 @@ struct iw_dir {
     struct iw_node **slots;
     uint32_t cap;
     uint32_t count;
-    int wd; /* -1 when not watched */
+    int wd;            /* -1 when not watched */
+    uint32_t root_len; /* roots only: the length of the name */
 };
 
 static inline char *iw_name(const struct iw_node *n)
 {
     return (char *)n + ((n->flags & IW_NODE_WIDE) ? sizeof(struct iw_dir) : sizeof(struct iw_node));
+}
+
+static inline size_t iw_name_len(const struct iw_node *n)
+{
+    return n->parent ? n->name_len : ((const struct iw_dir *)(const void *)n)->root_len;
 }
 
 static inline struct iw_dir *iw_as_dir(struct iw_node *n)
@@ -149,7 +156,6 @@ struct inowatch {
 };
 
 /* tree.c */
-IW_HIDDEN struct iw_node *iw_node_new(const char *name, size_t len, int type, int wide);
 IW_HIDDEN struct iw_node *iw_child_new(inowatch *w, struct iw_dir *parent, const char *name,
                                        size_t len, int type, uint64_t ino, int *ret_err);
 IW_HIDDEN void iw_node_free_tree(inowatch *w, struct iw_node *n);

@@ -39,28 +39,36 @@ uint32_t iw_hash_name(const char *name, size_t len)
 static size_t node_size(const struct iw_node *n)
 {
     size_t head = (n->flags & IW_NODE_WIDE) ? sizeof(struct iw_dir) : sizeof(struct iw_node);
-    return head + n->name_len + 1;
+    return head + iw_name_len(n) + 1;
 }
 
-struct iw_node *iw_node_new(const char *name, size_t len, int type, int wide)
+/* A detached node; root: its name is a path of any length. */
+static struct iw_node *node_new(const char *name, size_t len, int type, int wide, int root)
 {
     size_t head = wide ? sizeof(struct iw_dir) : sizeof(struct iw_node);
-    if (len > UINT16_MAX)
+    if (len > (root ? UINT32_MAX : UINT8_MAX))
         return NULL;
     struct iw_node *n = malloc(head + len + 1);
     if (!n)
         return NULL;
     memset(n, 0, head);
-    n->name_len = (uint16_t)len;
     n->type = (uint8_t)type;
-    n->hash = iw_hash_name(name, len);
     if (wide) {
         n->flags = IW_NODE_WIDE;
         ((struct iw_dir *)n)->wd = -1;
     }
+    if (root)
+        ((struct iw_dir *)n)->root_len = (uint32_t)len;
+    else
+        n->name_len = (uint8_t)len;
     memcpy(iw_name(n), name, len);
     iw_name(n)[len] = '\0';
     return n;
+}
+
+static uint32_t node_hash(const struct iw_node *n)
+{
+    return iw_hash_name(iw_name(n), n->name_len);
 }
 
 static void account(inowatch *w, const struct iw_node *n, int sign);
@@ -70,9 +78,9 @@ static void account(inowatch *w, const struct iw_node *n, int sign);
 struct iw_node *iw_child_new(inowatch *w, struct iw_dir *parent, const char *name, size_t len,
                              int type, uint64_t ino, int *ret_err)
 {
-    struct iw_node *n = iw_node_new(name, len, type, type == INOWATCH_TYPE_DIR || !parent);
+    struct iw_node *n = node_new(name, len, type, type == INOWATCH_TYPE_DIR || !parent, !parent);
     if (!n) {
-        *ret_err = len > UINT16_MAX ? -ENAMETOOLONG : -ENOMEM;
+        *ret_err = (parent && len > UINT8_MAX) ? -ENAMETOOLONG : -ENOMEM;
         return NULL;
     }
     n->ino = ino;
@@ -99,14 +107,14 @@ struct iw_node *iw_child_find(const struct iw_dir *d, const char *name, size_t l
         struct iw_node *c = d->slots[i];
         if (!c)
             return NULL;
-        if (c->hash == h && c->name_len == len && memcmp(iw_name(c), name, len) == 0)
+        if (c->name_len == len && memcmp(iw_name(c), name, len) == 0)
             return c;
     }
 }
 
 static void table_put(struct iw_node **slots, uint32_t cap, struct iw_node *n)
 {
-    uint32_t mask = cap - 1, i = n->hash & mask;
+    uint32_t mask = cap - 1, i = node_hash(n) & mask;
     while (slots[i])
         i = (i + 1) & mask;
     slots[i] = n;
@@ -146,11 +154,11 @@ int iw_child_insert(inowatch *w, struct iw_dir *d, struct iw_node *n)
  * directory that sees heavy churn never degrades. */
 void iw_child_remove(struct iw_dir *d, struct iw_node *n)
 {
-    uint32_t mask = d->cap - 1, i = n->hash & mask;
+    uint32_t mask = d->cap - 1, i = node_hash(n) & mask;
     while (d->slots[i] != n)
         i = (i + 1) & mask;
     for (uint32_t j = (i + 1) & mask; d->slots[j]; j = (j + 1) & mask) {
-        uint32_t home = d->slots[j]->hash & mask;
+        uint32_t home = node_hash(d->slots[j]) & mask;
         /* Move slots[j] into the hole at i unless its home lies cyclically
          * in (i, j]: then it would become unreachable. */
         int stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
@@ -169,7 +177,7 @@ void iw_child_remove(struct iw_dir *d, struct iw_node *n)
 /* Only the root "/" ends with '/': its children must not get a second one. */
 static int needs_sep(const struct iw_node *parent)
 {
-    return parent->parent || iw_name(parent)[parent->name_len - 1] != '/';
+    return parent->parent || iw_name(parent)[iw_name_len(parent) - 1] != '/';
 }
 
 size_t iw_path_len(const struct iw_node *n)
@@ -177,7 +185,7 @@ size_t iw_path_len(const struct iw_node *n)
     size_t len = 0;
     for (; n->parent; n = &n->parent->node)
         len += n->name_len + (size_t)needs_sep(&n->parent->node);
-    return len + n->name_len;
+    return len + iw_name_len(n);
 }
 
 void iw_path_write(const struct iw_node *n, char *out, size_t len)
@@ -190,7 +198,7 @@ void iw_path_write(const struct iw_node *n, char *out, size_t len)
         if (needs_sep(&n->parent->node))
             *--p = '/';
     }
-    memcpy(out, iw_name(n), n->name_len);
+    memcpy(out, iw_name(n), iw_name_len(n));
 }
 
 size_t iw_relpath_len(const struct iw_node *n)
@@ -446,7 +454,7 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
 {
     iw_child_remove(n->parent, n);
     if (len > n->name_len) {
-        struct iw_node *nn = iw_node_new(name, len, n->type, n->flags & IW_NODE_WIDE);
+        struct iw_node *nn = node_new(name, len, n->type, n->flags & IW_NODE_WIDE, 0);
         if (!nn) {
             *ret_err = -ENOMEM;
             iw_node_free_tree(w, n);
@@ -481,10 +489,9 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
     } else {
         w->stats.model_bytes -= n->name_len;
         w->stats.model_bytes += len;
-        n->name_len = (uint16_t)len;
+        n->name_len = (uint8_t)len;
         memcpy(iw_name(n), name, len);
         iw_name(n)[len] = '\0';
-        n->hash = iw_hash_name(name, len);
     }
     int r = iw_child_insert(w, to, n);
     if (r < 0) {
