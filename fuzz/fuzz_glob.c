@@ -64,7 +64,7 @@ static int ref_class(const char *p, size_t i, size_t tl, unsigned char c)
         if (p[j] == '\\')
             j++;
         unsigned char lo = (unsigned char)p[j++], hi = lo;
-        if (j + 1 < close + 1 && j < close && p[j] == '-' && j + 1 < close) {
+        if (j + 1 < close && p[j] == '-') { /* a '-' just before ']' is a member */
             j++;
             if (p[j] == '\\')
                 j++;
@@ -88,7 +88,9 @@ static int ref_tok(const char *p, size_t i, size_t tl, unsigned char c)
 
 static int ref_match(struct ref *r, size_t pi, size_t si);
 
-/* "**" at pi..q: any run; a whole-component "**/" may also be empty. */
+/* A run of stars at pi: any run of bytes; when it is a whole component
+ * (after a slash or at the start, and before a slash) it may also stand for
+ * no component at all, taking its trailing slash with it. */
 static int ref_stars(struct ref *r, size_t pi, size_t si)
 {
     size_t q = pi;

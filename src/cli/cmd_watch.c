@@ -289,7 +289,8 @@ static int start(struct watch_args *a)
     } else {
         struct inowatch_stats st;
         inowatch_stats(w, &st);
-        fprintf(stderr, "inowatch: watching %zu directories; ready\n", st.watches);
+        fprintf(stderr, "inowatch: watching %zu directories (%zu entries, %.1f MiB model); ready\n",
+                st.watches, st.dirs + st.files, (double)st.model_bytes / (1024 * 1024));
     }
     status = iw_out_flush(&out) < 0 ? IW_EXIT_FATAL : run_loop(w, &out, sigfd);
 done_out:

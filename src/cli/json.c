@@ -59,14 +59,29 @@ static char *put_ascii_escape(char *o, unsigned char c)
     char letter;
 
     switch (c) {
-    case '"': letter = '"'; break;
-    case '\\': letter = '\\'; break;
-    case '\b': letter = 'b'; break;
-    case '\f': letter = 'f'; break;
-    case '\n': letter = 'n'; break;
-    case '\r': letter = 'r'; break;
-    case '\t': letter = 't'; break;
-    default: return put_u(o, c);
+    case '"':
+        letter = '"';
+        break;
+    case '\\':
+        letter = '\\';
+        break;
+    case '\b':
+        letter = 'b';
+        break;
+    case '\f':
+        letter = 'f';
+        break;
+    case '\n':
+        letter = 'n';
+        break;
+    case '\r':
+        letter = 'r';
+        break;
+    case '\t':
+        letter = 't';
+        break;
+    default:
+        return put_u(o, c);
     }
     o[0] = '\\';
     o[1] = letter;

@@ -42,8 +42,8 @@ enum {
 
 /* Compiled pattern flags. */
 enum {
-    PAT_RELPATH = 1u << 0, /* matched against the relative path, not the name */
-    PAT_DIR_ONLY = 1u << 1,  /* had a trailing '/': matches directories only */
+    PAT_RELPATH = 1u << 0,  /* matched against the relative path, not the name */
+    PAT_DIR_ONLY = 1u << 1, /* had a trailing '/': matches directories only */
 };
 
 /* A "**"-free stretch of pattern. */
@@ -216,8 +216,8 @@ static size_t comp_from_end(const unsigned char *s, size_t len, size_t k)
 
 /* ---- Chunks ------------------------------------------------------------ */
 
-/* The end of the pattern segment starting at p inside chunk c; sets *next to
- * the start of the following segment (past the '/'). */
+/* The end of the pattern segment starting at p, within a chunk ending at
+ * end; sets *next to the start of the following segment (past the '/'). */
 static const char *pseg_end(const char *p, const char *end, const char **next)
 {
     while (p < end) {
@@ -243,10 +243,11 @@ static size_t chunk_at(const struct chunk *c, const unsigned char *s, size_t len
 {
     const char *p = c->p, *next;
     size_t a = from;
+    /* AT_BOUNDARY needs no check of its own: the "**" + '/' before the
+     * chunk ended on a '/' (or at the start), so the first candidate from is
+     * a component start, and so is every later one chunk_match() tries. */
     int float_start = !(mode & (ANCHOR_START | AT_BOUNDARY));
 
-    if ((mode & AT_BOUNDARY) && from > 0 && s[from - 1] != '/')
-        return NOMATCH;
     for (size_t j = 0;; j++) {
         const char *pe = pseg_end(p, c->end, &next);
         size_t b = comp_end(s, len, a);
@@ -271,10 +272,11 @@ static size_t chunk_match(const struct chunk *c, const unsigned char *s, size_t 
     if (mode & ANCHOR_START)
         return chunk_at(c, s, len, cur, mode);
     if (mode & ANCHOR_END) {
-        /* The last segment takes the last component, so the first segment's
-         * component is fixed; it must not lie before cur's. */
+        /* The last segment takes the last component, which fixes the first
+         * segment's component. If cur lies past it, chunk_at() runs out of
+         * components and fails. */
         size_t st = comp_from_end(s, len, c->slashes);
-        if (st == NOMATCH || (st < cur && comp_end(s, len, st) < cur))
+        if (st == NOMATCH)
             return NOMATCH;
         return chunk_at(c, s, len, st < cur ? cur : st, mode);
     }

@@ -70,7 +70,8 @@ static inline char *iw_name(const struct iw_node *n)
 
 static inline size_t iw_name_len(const struct iw_node *n)
 {
-    return n->parent ? n->name_len : ((const struct iw_dir *)(const void *)n)->root_len;
+    return (n->flags & IW_NODE_ROOT) ? ((const struct iw_dir *)(const void *)n)->root_len
+                                     : n->name_len;
 }
 
 static inline struct iw_dir *iw_as_dir(struct iw_node *n)

@@ -57,8 +57,10 @@ static struct iw_node *node_new(const char *name, size_t len, int type, int wide
         n->flags = IW_NODE_WIDE;
         ((struct iw_dir *)n)->wd = -1;
     }
-    if (root)
+    if (root) {
+        n->flags |= IW_NODE_ROOT;
         ((struct iw_dir *)n)->root_len = (uint32_t)len;
+    }
     else
         n->name_len = (uint8_t)len;
     memcpy(iw_name(n), name, len);

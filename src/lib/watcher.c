@@ -125,7 +125,6 @@ static int add_root(inowatch *w, const char *path, size_t len)
         close(fd);
         return r;
     }
-    n->flags |= IW_NODE_ROOT;
     struct iw_dir *root = (struct iw_dir *)n;
     r = iw_grow(&w->roots, &w->roots_cap, w->nroots + 1, sizeof(*w->roots));
     if (r == 0) {

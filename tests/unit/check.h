@@ -45,8 +45,8 @@ static inline void iw_check_print_bytes(const char *s, size_t n)
     }
 }
 
-static inline int iw_check_long(struct iw_check *t, long long got, long long want,
-                                const char *file, int line, const char *expr)
+static inline int iw_check_long(struct iw_check *t, long long got, long long want, const char *file,
+                                int line, const char *expr)
 {
     if (iw_check_report(t, got == want, file, line, expr))
         return 1;

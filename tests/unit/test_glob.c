@@ -19,8 +19,8 @@ static void run_cases(struct iw_check *t, const struct glob_case *cases, size_t 
         const struct glob_case *c = &cases[i];
         int got = iw_glob_match(c->pattern, c->subject, strlen(c->subject));
         if (!CHECK(got == c->want))
-            fprintf(stderr, "    pattern \"%s\" subject \"%s\": got %d\n", c->pattern,
-                    c->subject, got);
+            fprintf(stderr, "    pattern \"%s\" subject \"%s\": got %d\n", c->pattern, c->subject,
+                    got);
     }
 }
 
@@ -29,10 +29,9 @@ static void run_cases(struct iw_check *t, const struct glob_case *cases, size_t 
 static void test_literal(struct iw_check *t)
 {
     static const struct glob_case cases[] = {
-        {"abc", "abc", 1},      {"abc", "abd", 0},   {"abc", "ab", 0},
-        {"abc", "abcd", 0},     {"", "", 1},         {"", "a", 0},
-        {".git", ".git", 1},    {".git", "git", 0},  {"a/b", "a/b", 1},
-        {"a/b", "a/c", 0},      {"a/b", "a", 0},     {"a", "a/b", 0},
+        {"abc", "abc", 1}, {"abc", "abd", 0}, {"abc", "ab", 0},    {"abc", "abcd", 0},
+        {"", "", 1},       {"", "a", 0},      {".git", ".git", 1}, {".git", "git", 0},
+        {"a/b", "a/b", 1}, {"a/b", "a/c", 0}, {"a/b", "a", 0},     {"a", "a/b", 0},
         {"ABC", "abc", 0}, /* case matters */
     };
     RUN(cases);
@@ -41,15 +40,30 @@ static void test_literal(struct iw_check *t)
 static void test_star(struct iw_check *t)
 {
     static const struct glob_case cases[] = {
-        {"*", "", 1},           {"*", "abc", 1},        {"*.o", "main.o", 1},
-        {"*.o", "main.c", 0},   {"*.o", ".o", 1},       {"*.o", "main.o.c", 0},
-        {"a*b*c", "aXbYc", 1},  {"a*b*c", "abc", 1},    {"a*b*c", "abcb", 0},
-        {"*a", "bab", 0},       {"*ab", "aab", 1},      {"a*", "a", 1},
-        {"*.tar.*", "x.tar.gz", 1}, {"**", "", 1},
+        {"*", "", 1},
+        {"*", "abc", 1},
+        {"*.o", "main.o", 1},
+        {"*.o", "main.c", 0},
+        {"*.o", ".o", 1},
+        {"*.o", "main.o.c", 0},
+        {"a*b*c", "aXbYc", 1},
+        {"a*b*c", "abc", 1},
+        {"a*b*c", "abcb", 0},
+        {"*a", "bab", 0},
+        {"*ab", "aab", 1},
+        {"a*", "a", 1},
+        {"*.tar.*", "x.tar.gz", 1},
+        {"**", "", 1},
         /* '*' never crosses '/' */
-        {"*", "a/b", 0},        {"a*", "a/b", 0},       {"*b", "a/b", 0},
-        {"*/b", "a/b", 1},      {"*/*", "a/b", 1},      {"*/*", "a/b/c", 0},
-        {"a/*/c", "a/b/c", 1},  {"a/*/c", "a/b/x/c", 0}, {"a/*", "a/", 1},
+        {"*", "a/b", 0},
+        {"a*", "a/b", 0},
+        {"*b", "a/b", 0},
+        {"*/b", "a/b", 1},
+        {"*/*", "a/b", 1},
+        {"*/*", "a/b/c", 0},
+        {"a/*/c", "a/b/c", 1},
+        {"a/*/c", "a/b/x/c", 0},
+        {"a/*", "a/", 1},
     };
     RUN(cases);
 }
@@ -57,9 +71,9 @@ static void test_star(struct iw_check *t)
 static void test_question(struct iw_check *t)
 {
     static const struct glob_case cases[] = {
-        {"?", "a", 1},     {"?", "", 0},        {"?", "ab", 0},     {"a?c", "abc", 1},
-        {"a?c", "ac", 0},  {"a?c", "a/c", 0},   {"?", "/", 0},      {"??", "ab", 1},
-        {"*?", "", 0},     {"*?", "x", 1},      {"?*?", "x", 0},    {"?*?", "xy", 1},
+        {"?", "a", 1},    {"?", "", 0},      {"?", "ab", 0},  {"a?c", "abc", 1},
+        {"a?c", "ac", 0}, {"a?c", "a/c", 0}, {"?", "/", 0},   {"??", "ab", 1},
+        {"*?", "", 0},    {"*?", "x", 1},    {"?*?", "x", 0}, {"?*?", "xy", 1},
     };
     RUN(cases);
 }
@@ -67,20 +81,44 @@ static void test_question(struct iw_check *t)
 static void test_class(struct iw_check *t)
 {
     static const struct glob_case cases[] = {
-        {"[abc]", "b", 1},      {"[abc]", "d", 0},      {"[abc]", "", 0},
-        {"[a-c]x", "bx", 1},    {"[a-c]", "d", 0},      {"[a-c]", "a", 1},
-        {"[a-c]", "c", 1},      {"[0-9][0-9]", "42", 1}, {"[a-cx-z]", "y", 1},
-        {"[!a-c]", "d", 1},     {"[!a-c]", "b", 0},     {"[^a]", "b", 1},
-        {"[^a]", "a", 0},       {"[]]", "]", 1},        {"[]a]", "a", 1},
-        {"[]a]", "b", 0},       {"[!]]", "]", 0},       {"[!]]", "x", 1},
-        {"[^]a]", "a", 0},      {"[a-]", "-", 1},       {"[-a]", "-", 1},
-        {"[a-]", "b", 0},       {"[z-a]", "a", 0}, /* reversed range: empty */
-        {"[\\]]", "]", 1},      {"[\\]]", "\\", 0},     {"[\\\\]", "\\", 1},
-        {"[a\\-z]", "-", 1},    {"[a\\-z]", "m", 0},    {"[*?]", "*", 1},
-        {"[*?]", "a", 0},       {"*.[ch]", "x.h", 1},   {"*.[ch]", "x.o", 0},
+        {"[abc]", "b", 1},
+        {"[abc]", "d", 0},
+        {"[abc]", "", 0},
+        {"[a-c]x", "bx", 1},
+        {"[a-c]", "d", 0},
+        {"[a-c]", "a", 1},
+        {"[a-c]", "c", 1},
+        {"[0-9][0-9]", "42", 1},
+        {"[a-cx-z]", "y", 1},
+        {"[!a-c]", "d", 1},
+        {"[!a-c]", "b", 0},
+        {"[^a]", "b", 1},
+        {"[^a]", "a", 0},
+        {"[]]", "]", 1},
+        {"[]a]", "a", 1},
+        {"[]a]", "b", 0},
+        {"[!]]", "]", 0},
+        {"[!]]", "x", 1},
+        {"[^]a]", "a", 0},
+        {"[a-]", "-", 1},
+        {"[-a]", "-", 1},
+        {"[a-]", "b", 0},
+        {"[z-a]", "a", 0}, /* reversed range: empty */
+        {"[\\]]", "]", 1},
+        {"[\\]]", "\\", 0},
+        {"[\\\\]", "\\", 1},
+        {"[a\\-z]", "-", 1},
+        {"[a\\-z]", "m", 0},
+        {"[*?]", "*", 1},
+        {"[*?]", "a", 0},
+        {"*.[ch]", "x.h", 1},
+        {"*.[ch]", "x.o", 0},
         /* a class never matches '/', not even one that lists it */
-        {"[/]", "/", 0},        {"a[/]b", "a/b", 0},    {"[!a]", "/", 0},
-        {"a[!x]b", "a/b", 0},   {"[.-0]", "/", 0},
+        {"[/]", "/", 0},
+        {"a[/]b", "a/b", 0},
+        {"[!a]", "/", 0},
+        {"a[!x]b", "a/b", 0},
+        {"[.-0]", "/", 0},
     };
     RUN(cases);
 }
@@ -88,12 +126,22 @@ static void test_class(struct iw_check *t)
 static void test_escape(struct iw_check *t)
 {
     static const struct glob_case cases[] = {
-        {"\\*", "*", 1},        {"\\*", "a", 0},       {"\\?", "?", 1},
-        {"\\?", "a", 0},        {"\\[a]", "[a]", 1},   {"\\[a]", "a", 0},
-        {"a\\\\b", "a\\b", 1},  {"\\a", "a", 1},       {"\\**", "*abc", 1},
-        {"\\**", "abc", 0},     {"a\\/b", "a/b", 1},   {"*\\/*", "a/b", 1},
+        {"\\*", "*", 1},
+        {"\\*", "a", 0},
+        {"\\?", "?", 1},
+        {"\\?", "a", 0},
+        {"\\[a]", "[a]", 1},
+        {"\\[a]", "a", 0},
+        {"a\\\\b", "a\\b", 1},
+        {"\\a", "a", 1},
+        {"\\**", "*abc", 1},
+        {"\\**", "abc", 0},
+        {"a\\/b", "a/b", 1},
+        {"*\\/*", "a/b", 1},
         /* iw_glob_match gives malformed patterns a literal meaning */
-        {"[ab", "[ab", 1},      {"[ab", "a", 0},       {"a\\", "a\\", 1},
+        {"[ab", "[ab", 1},
+        {"[ab", "a", 0},
+        {"a\\", "a\\", 1},
     };
     RUN(cases);
 }
@@ -101,22 +149,50 @@ static void test_escape(struct iw_check *t)
 static void test_double_star(struct iw_check *t)
 {
     static const struct glob_case cases[] = {
-        {"**", "a/b/c", 1},         {"a/**", "a/b/c", 1},       {"a/**", "a/b", 1},
-        {"a/**", "a", 0},           {"a/**", "ab/c", 0},        {"**/b", "b", 1},
-        {"**/b", "a/b", 1},         {"**/b", "x/y/b", 1},       {"**/b", "ab", 0},
-        {"**/b", "a/bc", 0},        {"a/**/b", "a/b", 1},       {"a/**/b", "a/x/b", 1},
-        {"a/**/b", "a/x/y/b", 1},   {"a/**/b", "a/xb", 0},      {"a/**/b", "ab", 0},
-        {"a/**/b", "a/x/y/bb", 0},  {"a/**/b", "x/a/b", 0},     {"a**b", "ab", 1},
-        {"a**b", "axb", 1},         {"a**b", "a/x/b", 1},       {"a**b", "a/x/c", 0},
-        {"a/**/b/**/c", "a/b/c", 1}, {"a/**/b/**/c", "a/x/b/y/z/c", 1},
-        {"a/**/b/**/c", "a/x/c", 0}, {"**/*.o", "main.o", 1},   {"**/*.o", "src/x/main.o", 1},
-        {"**/*.o", "src/x/main.c", 0}, {"src/**/*.c", "src/b.c", 1},
-        {"src/**/*.c", "src/a/b.c", 1}, {"src/**/*.c", "src/a/b.h", 0},
-        {"src/**/*.c", "lib/src/a.c", 0}, {"**/.git", ".git", 1}, {"**/.git/**", "x/.git/y", 1},
-        {"a/**/**/b", "a/b", 1},    {"a/**/**/b", "a/x/y/b", 1}, {"***", "a/b", 1},
-        {"x/**y", "x/a/by", 1},     {"x/**y", "x/y", 1},        {"**a", "b/ba", 1},
-        {"*/**/x", "a/x", 1},       {"*/**/x", "x", 0},         {"a/**/*/b", "a/b", 0},
-        {"a/**/*/b", "a/x/b", 1},   {"a/*/**/b/c", "a/x/b/c", 1},
+        {"**", "a/b/c", 1},
+        {"a/**", "a/b/c", 1},
+        {"a/**", "a/b", 1},
+        {"a/**", "a", 0},
+        {"a/**", "ab/c", 0},
+        {"**/b", "b", 1},
+        {"**/b", "a/b", 1},
+        {"**/b", "x/y/b", 1},
+        {"**/b", "ab", 0},
+        {"**/b", "a/bc", 0},
+        {"a/**/b", "a/b", 1},
+        {"a/**/b", "a/x/b", 1},
+        {"a/**/b", "a/x/y/b", 1},
+        {"a/**/b", "a/xb", 0},
+        {"a/**/b", "ab", 0},
+        {"a/**/b", "a/x/y/bb", 0},
+        {"a/**/b", "x/a/b", 0},
+        {"a**b", "ab", 1},
+        {"a**b", "axb", 1},
+        {"a**b", "a/x/b", 1},
+        {"a**b", "a/x/c", 0},
+        {"a/**/b/**/c", "a/b/c", 1},
+        {"a/**/b/**/c", "a/x/b/y/z/c", 1},
+        {"a/**/b/**/c", "a/x/c", 0},
+        {"**/*.o", "main.o", 1},
+        {"**/*.o", "src/x/main.o", 1},
+        {"**/*.o", "src/x/main.c", 0},
+        {"src/**/*.c", "src/b.c", 1},
+        {"src/**/*.c", "src/a/b.c", 1},
+        {"src/**/*.c", "src/a/b.h", 0},
+        {"src/**/*.c", "lib/src/a.c", 0},
+        {"**/.git", ".git", 1},
+        {"**/.git/**", "x/.git/y", 1},
+        {"a/**/**/b", "a/b", 1},
+        {"a/**/**/b", "a/x/y/b", 1},
+        {"***", "a/b", 1},
+        {"x/**y", "x/a/by", 1},
+        {"x/**y", "x/y", 1},
+        {"**a", "b/ba", 1},
+        {"*/**/x", "a/x", 1},
+        {"*/**/x", "x", 0},
+        {"a/**/*/b", "a/b", 0},
+        {"a/**/*/b", "a/x/b", 1},
+        {"a/*/**/b/c", "a/x/b/c", 1},
     };
     RUN(cases);
 }
@@ -124,10 +200,19 @@ static void test_double_star(struct iw_check *t)
 static void test_bytes(struct iw_check *t)
 {
     static const struct glob_case cases[] = {
-        {"\xff*", "\xff\xfe" "abc", 1},  {"*\xe9", "caf\xe9", 1},   {"caf\xc3\xa9", "caf\xc3\xa9", 1},
-        {"[\xe9]", "\xe9", 1},           {"[\x80-\xff]", "\xc3", 1}, {"[\x80-\xff]", "a", 0},
+        {"\xff*",
+         "\xff\xfe"
+         "abc",
+         1},
+        {"*\xe9", "caf\xe9", 1},
+        {"caf\xc3\xa9", "caf\xc3\xa9", 1},
+        {"[\xe9]", "\xe9", 1},
+        {"[\x80-\xff]", "\xc3", 1},
+        {"[\x80-\xff]", "a", 0},
         {"?", "\xc3\xa9", 0}, /* '?' is one byte, not one character */
-        {"??", "\xc3\xa9", 1},           {"*", "\x01\x02\x7f", 1},  {"\x7f?", "\x7f\n", 1},
+        {"??", "\xc3\xa9", 1},
+        {"*", "\x01\x02\x7f", 1},
+        {"\x7f?", "\x7f\n", 1},
     };
     RUN(cases);
 
@@ -187,9 +272,9 @@ static void test_malformed(struct iw_check *t)
         const char *patterns[4];
         size_t bad;
     } cases[] = {
-        {{"ok", "[abc", NULL}, 1},  {{"a\\", NULL}, 0},     {{"x", "y", "", NULL}, 2},
-        {{"/", NULL}, 0},           {{"x", "//", NULL}, 1}, {{"[]", NULL}, 0},
-        {{"[!]", NULL}, 0},         {{"a[\\]", NULL}, 0},   {{"*.o", "a/[b/", NULL}, 1},
+        {{"ok", "[abc", NULL}, 1}, {{"a\\", NULL}, 0},     {{"x", "y", "", NULL}, 2},
+        {{"/", NULL}, 0},          {{"x", "//", NULL}, 1}, {{"[]", NULL}, 0},
+        {{"[!]", NULL}, 0},        {{"a[\\]", NULL}, 0},   {{"*.o", "a/[b/", NULL}, 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct iw_excludes *sentinel = (struct iw_excludes *)&cases[i], *ex = sentinel;
@@ -221,8 +306,8 @@ static int excl(const struct iw_excludes *ex, const char *relpath, int is_dir)
 
 static void test_excluded(struct iw_check *t)
 {
-    const char *const patterns[] = {".git",   "*.o",   "node_modules/", "build/*",
-                                    "/dist",  "/out/", "docs/**/*.tmp", NULL};
+    const char *const patterns[] = {".git",  "*.o",   "node_modules/", "build/*",
+                                    "/dist", "/out/", "docs/**/*.tmp", NULL};
     struct iw_excludes *ex = NULL;
 
     if (!CHECK_EQ(iw_excludes_new(&ex, patterns, NULL), 0))

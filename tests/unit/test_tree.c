@@ -1,0 +1,187 @@
+/* test_tree.c: the model's data structures, without the kernel: child
+ * tables under churn, path building, renames that reallocate a node, the
+ * wd map's ownership rule, and memory accounting back to zero. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "internal.h"
+
+static inowatch *fake_watcher(void)
+{
+    inowatch *w = calloc(1, sizeof(*w));
+    w->fd = -1; /* no kernel: unwatch becomes a no-op */
+    w->batch.id = 1;
+    return w;
+}
+
+static struct iw_dir *new_root(inowatch *w, const char *path)
+{
+    int err = 0;
+    return (struct iw_dir *)iw_child_new(w, NULL, path, strlen(path), INOWATCH_TYPE_DIR, 1, &err);
+}
+
+static struct iw_node *add(inowatch *w, struct iw_dir *d, const char *name, int type)
+{
+    int err = 0;
+    struct iw_node *n = iw_child_new(w, d, name, strlen(name), type, 0, &err);
+    return n;
+}
+
+static void path_is(struct iw_check *t, const struct iw_node *n, const char *want)
+{
+    char buf[256];
+    size_t len = iw_path_len(n);
+    CHECK_EQ(len, strlen(want));
+    if (len < sizeof(buf)) {
+        iw_path_write(n, buf, len);
+        CHECK_MEM(buf, len, want, strlen(want));
+    }
+}
+
+static void test_table_churn(struct iw_check *t)
+{
+    inowatch *w = fake_watcher();
+    struct iw_dir *root = new_root(w, "r");
+    enum { N = 20000 };
+    char name[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "entry-%d", i);
+        CHECK(add(w, root, name, INOWATCH_TYPE_FILE) != NULL);
+    }
+    CHECK_EQ(root->count, N);
+    /* Remove every third entry in a scrambled order: backward-shift
+     * deletion must keep every other entry reachable. */
+    int removed = 0;
+    for (int k = 0; k < N; k++) {
+        int i = (int)(((long long)k * 7919) % N);
+        if (i % 3)
+            continue;
+        snprintf(name, sizeof(name), "entry-%d", i);
+        struct iw_node *n = iw_child_find(root, name, strlen(name));
+        CHECK(n != NULL);
+        if (n) {
+            iw_remove_subtree(w, n);
+            removed++;
+        }
+    }
+    CHECK_EQ(root->count, N - removed);
+    int found = 0, wrong = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "entry-%d", i);
+        struct iw_node *n = iw_child_find(root, name, strlen(name));
+        if (i % 3 == 0)
+            wrong += n != NULL;
+        else
+            found += n != NULL && n->parent == root;
+    }
+    CHECK_EQ(wrong, 0);
+    CHECK_EQ(found, N - removed);
+    CHECK(iw_child_find(root, "entry-", 6) == NULL);
+    iw_remove_subtree(w, &root->node);
+    CHECK_EQ(w->stats.model_bytes, 0);
+    CHECK_EQ(w->stats.files, 0);
+    CHECK_EQ(w->stats.dirs, 0);
+    free(w);
+}
+
+static void test_paths(struct iw_check *t)
+{
+    inowatch *w = fake_watcher();
+    struct iw_dir *slash = new_root(w, "/");
+    struct iw_dir *etc = (struct iw_dir *)add(w, slash, "etc", INOWATCH_TYPE_DIR);
+    struct iw_node *conf = add(w, etc, "a b\nc", INOWATCH_TYPE_FILE);
+    path_is(t, &slash->node, "/");
+    path_is(t, &etc->node, "/etc");
+    path_is(t, conf, "/etc/a b\nc");
+    char rel[64];
+    size_t rl = iw_relpath_len(conf);
+    iw_relpath_write(conf, rel, rl);
+    CHECK_MEM(rel, rl, "etc/a b\nc", 9);
+
+    struct iw_dir *dot = new_root(w, ".");
+    struct iw_node *x = add(w, dot, "x", INOWATCH_TYPE_FILE);
+    path_is(t, x, "./x");
+    CHECK(iw_is_ancestor(&slash->node, conf));
+    CHECK(!iw_is_ancestor(&dot->node, conf));
+    iw_remove_subtree(w, &slash->node);
+    iw_remove_subtree(w, &dot->node);
+    CHECK_EQ(w->stats.model_bytes, 0);
+    free(w);
+}
+
+/* A rename to a longer name reallocates the node: its children, the wd map
+ * and the pending list must follow it. */
+static void test_rename_longer(struct iw_check *t)
+{
+    inowatch *w = fake_watcher();
+    struct iw_dir *root = new_root(w, "root");
+    struct iw_dir *a = (struct iw_dir *)add(w, root, "a", INOWATCH_TYPE_DIR);
+    struct iw_dir *other = (struct iw_dir *)add(w, root, "other", INOWATCH_TYPE_DIR);
+    struct iw_node *kid = add(w, a, "kid", INOWATCH_TYPE_FILE);
+    CHECK_EQ(iw_wd_bind(w, a, 7), 0);
+    CHECK_EQ(iw_pending_add(w, &a->node), 0);
+    int err = 0;
+    struct iw_node *moved = iw_rename_node(w, &a->node, other, "a-much-longer-name", 18, &err);
+    CHECK(moved != NULL);
+    if (!moved) {
+        free(w);
+        return;
+    }
+    struct iw_dir *md = iw_as_dir(moved);
+    CHECK(kid->parent == md);
+    CHECK(iw_wd_find(&w->wds, 7) == md);
+    CHECK_EQ(md->wd, 7);
+    CHECK_EQ(w->npending, 1);
+    CHECK(w->pending[0] == moved);
+    CHECK(iw_child_find(root, "a", 1) == NULL);
+    CHECK(iw_child_find(other, "a-much-longer-name", 18) == moved);
+    path_is(t, kid, "root/other/a-much-longer-name/kid");
+    /* And back to a shorter name: in place. */
+    struct iw_node *back = iw_rename_node(w, moved, root, "b", 1, &err);
+    CHECK(back == moved);
+    path_is(t, kid, "root/b/kid");
+    iw_remove_subtree(w, &root->node);
+    CHECK_EQ(w->npending, 0);
+    CHECK_EQ(w->stats.watches, 0);
+    CHECK_EQ(w->stats.model_bytes, 0);
+    iw_wdmap_free(&w->wds);
+    free(w->pending);
+    free(w);
+}
+
+/* The kernel gives one wd per inode: binding it to a second node moves it,
+ * and the first node is left unwatched. */
+static void test_wd_ownership(struct iw_check *t)
+{
+    inowatch *w = fake_watcher();
+    struct iw_dir *root = new_root(w, "r");
+    struct iw_dir *x = (struct iw_dir *)add(w, root, "x", INOWATCH_TYPE_DIR);
+    struct iw_dir *y = (struct iw_dir *)add(w, root, "y", INOWATCH_TYPE_DIR);
+    for (int wd = 1; wd <= 500; wd++) /* force the map to grow */
+        if (wd != 5)
+            CHECK_EQ(iw_wd_bind(w, (struct iw_dir *)add(w, root, (char[]){(char)('A' + wd % 26), (char)('a' + wd / 26), 0}, INOWATCH_TYPE_DIR), wd), 0);
+    CHECK_EQ(iw_wd_bind(w, x, 5), 0);
+    CHECK_EQ(iw_wd_bind(w, y, 5), 0);
+    CHECK(iw_wd_find(&w->wds, 5) == y);
+    CHECK_EQ(x->wd, -1);
+    CHECK_EQ(w->stats.watches, 500);
+    for (int wd = 1; wd <= 500; wd++)
+        CHECK(iw_wd_find(&w->wds, wd) != NULL);
+    CHECK(iw_wd_find(&w->wds, 501) == NULL);
+    iw_remove_subtree(w, &root->node);
+    CHECK_EQ(w->stats.watches, 0);
+    CHECK_EQ(w->wds.count, 0);
+    iw_wdmap_free(&w->wds);
+    free(w);
+}
+
+int main(void)
+{
+    struct iw_check t = {0};
+    test_table_churn(&t);
+    test_paths(&t);
+    test_rename_longer(&t);
+    test_wd_ownership(&t);
+    return iw_check_done(&t, "tree");
+}
