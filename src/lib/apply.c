@@ -94,7 +94,9 @@ static int on_create(inowatch *w, struct iw_dir *d, const char *name, size_t len
         return err;
     int r = iw_emit(w, INOWATCH_CREATE, c, 0);
     if (r == 0 && type == INOWATCH_TYPE_DIR && !w->no_recursive)
-        r = iw_pending_add(w, c);
+        r = iw_list_add(&w->pending, c);
+    if (r == 0 && !have_st && !isdir)
+        r = iw_list_add(&w->verify, c); /* its type was a guess */
     return r;
 }
 
@@ -102,6 +104,68 @@ static int on_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len
 {
     struct iw_node *c = iw_child_find(d, name, len);
     return c ? emit_delete_and_remove(w, c, 0) : 0;
+}
+
+/* Reports n and everything the model has below it as created. */
+static int emit_creates(inowatch *w, struct iw_node *n)
+{
+    int r = iw_emit(w, INOWATCH_CREATE, n, 0);
+    struct iw_dir *d = iw_as_dir(n);
+    for (uint32_t i = 0; d && r == 0 && i < d->cap; i++)
+        if (d->slots[i])
+            r = emit_creates(w, d->slots[i]);
+    return r;
+}
+
+enum replace_kind { REPLACE_OVER, REPLACE_EXCHANGE, REPLACE_STALE };
+
+/* A rename onto a name the model has: rename(2) replaced that entry, or
+ * renameat2(RENAME_EXCHANGE) swapped the two (it queues two renames, one
+ * each way), or this is the second half of a swap already applied. The
+ * inodes on disk at both names tell which. */
+static enum replace_kind classify_replace(inowatch *w, struct iw_node *src, struct iw_node *dst,
+                                          struct iw_dir *td, const char *name, size_t len)
+{
+    struct stat at_src, at_dst;
+    if (!dst->ino || !src->ino ||
+        iw_lstat_child(w, src->parent, iw_name(src), src->name_len, &at_src) < 0 ||
+        iw_lstat_child(w, td, name, len, &at_dst) < 0)
+        return REPLACE_OVER;
+    if (at_src.st_ino == dst->ino && at_dst.st_ino == src->ino)
+        return REPLACE_EXCHANGE;
+    if (at_src.st_ino == src->ino && at_dst.st_ino == dst->ino)
+        return REPLACE_STALE;
+    return REPLACE_OVER;
+}
+
+/* The swap is told as: the destination's delete, the rename, then the
+ * destination's subtree created at the source's name (from the model: no
+ * rescan needed). */
+static int do_exchange(inowatch *w, struct iw_node *src, struct iw_node *dst)
+{
+    struct iw_dir *sd = src->parent, *td = dst->parent;
+    char sname[256], tname[256];
+    size_t slen = src->name_len, tlen = dst->name_len;
+    memcpy(sname, iw_name(src), slen);
+    memcpy(tname, iw_name(dst), tlen);
+    size_t from_off, from_len;
+    int r = iw_emit(w, INOWATCH_DELETE, dst, 0);
+    if (r == 0)
+        r = iw_path_reserve(w, src, &from_off, &from_len);
+    if (r < 0)
+        return r;
+    iw_child_remove(td, dst);
+    int err = 0;
+    src = iw_rename_node(w, src, td, tname, tlen, &err);
+    if (!src) {
+        iw_node_free_tree(w, dst);
+        return err;
+    }
+    r = iw_emit_rename(w, src, from_off, from_len);
+    dst = iw_rename_node(w, dst, sd, sname, slen, &err);
+    if (!dst)
+        return err;
+    return r < 0 ? r : emit_creates(w, dst);
 }
 
 /* Moves src to td/name, as rename(2) did. */
@@ -116,6 +180,11 @@ static int do_rename(inowatch *w, struct iw_node *src, struct iw_dir *td, const 
     if (dst && dst->ino && dst->ino == src->ino) /* a scan saw it arrive: src is stale */
         return emit_delete_and_remove(w, src, 0);
     if (dst) {
+        enum replace_kind kind = classify_replace(w, src, dst, td, name, len);
+        if (kind == REPLACE_STALE)
+            return 0;
+        if (kind == REPLACE_EXCHANGE)
+            return do_exchange(w, src, dst);
         /* rename over an existing entry (an editor's save): the replaced
          * entry's delete comes first, so a rename never lands on a path
          * that exists. */
@@ -133,7 +202,10 @@ static int do_rename(inowatch *w, struct iw_node *src, struct iw_dir *td, const 
     src = iw_rename_node(w, src, td, name, len, &err);
     if (!src)
         return err;
-    return iw_emit_rename(w, src, from_off, from_len);
+    r = iw_emit_rename(w, src, from_off, from_len);
+    if (r == 0 && src->type != INOWATCH_TYPE_DIR)
+        r = iw_list_add(&w->verify, src);
+    return r;
 }
 
 /* Finds the IN_MOVED_TO that pairs with the IN_MOVED_FROM at *from_off,
@@ -199,7 +271,7 @@ static int on_change(inowatch *w, struct iw_dir *d, const char *name, size_t len
     /* A directory that could not be read may have just become readable. */
     struct iw_dir *cd = iw_as_dir(c);
     if (r == 0 && cd && c->type == INOWATCH_TYPE_DIR && cd->wd < 0 && !w->no_recursive)
-        r = iw_pending_add(w, c);
+        r = iw_list_add(&w->pending, c);
     return r;
 }
 
@@ -246,7 +318,7 @@ static int dir_self_event(inowatch *w, struct iw_dir *d, uint32_t mask)
             return root_gone(w, d);
         /* A moved or deleted directory is reported through its parent's
          * events; an unmounted one now shows what it covered. */
-        return (mask & IN_UNMOUNT) ? iw_pending_add(w, &d->node) : 0;
+        return (mask & IN_UNMOUNT) ? iw_list_add(&w->pending, &d->node) : 0;
     }
     /* Content and attribute changes of a subdirectory are reported by its
      * parent's watch, with a name; only a root has no watched parent. */

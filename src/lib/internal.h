@@ -34,6 +34,7 @@ enum iw_node_flags {
     IW_NODE_ROOT = 1u << 1,    /* one of the roots given to inowatch_add() */
     IW_NODE_PENDING = 1u << 2, /* listed in w->pending: to be scanned at batch end */
     IW_NODE_SEEN = 1u << 3,    /* found again by the current scan (diffing) */
+    IW_NODE_VERIFY = 1u << 4,  /* listed in w->verify: type and inode to check at batch end */
 };
 
 /* One entry of a watched tree: 24 bytes plus the name. Files are this
@@ -78,6 +79,14 @@ static inline struct iw_dir *iw_as_dir(struct iw_node *n)
 {
     return (n && (n->flags & IW_NODE_WIDE)) ? (struct iw_dir *)n : NULL;
 }
+
+/* Nodes marked with one flag bit, to visit at the end of a batch. The list
+ * follows a node that is reallocated and forgets one that is freed. */
+struct iw_nodelist {
+    struct iw_node **items;
+    size_t count, cap;
+    uint8_t flag; /* enum iw_node_flags */
+};
 
 /* wd -> watched node, open addressing on the wd. */
 struct iw_wdmap {
@@ -125,8 +134,12 @@ struct inowatch {
     /* Directories created or disturbed during a batch, scanned at its end
      * (when every rename of the batch has been applied, so paths are
      * current). */
-    struct iw_node **pending;
-    size_t npending, pending_cap;
+    struct iw_nodelist pending;
+    /* Non-directories whose type came from an lstat() that may have seen
+     * another entry of the same name (created and renamed or replaced
+     * before the event was read), and every renamed one: checked against
+     * the disk at the end of the batch. */
+    struct iw_nodelist verify;
 
     struct iw_batch batch;
 
@@ -175,8 +188,9 @@ IW_HIDDEN struct iw_dir *iw_wd_find(const struct iw_wdmap *m, int wd);
 IW_HIDDEN int iw_wd_bind(inowatch *w, struct iw_dir *d, int wd);
 IW_HIDDEN void iw_wd_unbind(inowatch *w, struct iw_dir *d, int remove_watch);
 IW_HIDDEN void iw_wdmap_free(struct iw_wdmap *m);
-IW_HIDDEN int iw_pending_add(inowatch *w, struct iw_node *n);
-IW_HIDDEN void iw_pending_drop(inowatch *w, struct iw_node *n);
+IW_HIDDEN int iw_list_add(struct iw_nodelist *l, struct iw_node *n);
+IW_HIDDEN void iw_list_drop(struct iw_nodelist *l, struct iw_node *n);
+IW_HIDDEN void iw_list_free(struct iw_nodelist *l);
 IW_HIDDEN void iw_remove_subtree(inowatch *w, struct iw_node *n);
 IW_HIDDEN int iw_scratch_path(inowatch *w, const struct iw_node *n, const char *child,
                               size_t child_len, char **ret);
@@ -208,6 +222,7 @@ IW_HIDDEN int iw_type_from_mode(unsigned mode);
 IW_HIDDEN int iw_entry_excluded(const inowatch *w, const struct iw_dir *parent, const char *name,
                                 size_t len, int is_dir);
 IW_HIDDEN int iw_scan_pending(inowatch *w);
+IW_HIDDEN int iw_verify_renamed(inowatch *w);
 IW_HIDDEN int iw_rescan_all(inowatch *w);
 
 /* apply.c */

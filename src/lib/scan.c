@@ -347,21 +347,68 @@ int iw_scan_tree(inowatch *w, struct iw_dir *d, int parent_fd, enum iw_scan_mode
  * either removes it or gives it its new path. */
 int iw_scan_pending(inowatch *w)
 {
-    size_t keep = 0;
+    struct iw_nodelist *l = &w->pending;
     int err = 0;
-    for (size_t i = 0; i < w->npending; i++) {
-        struct iw_node *n = w->pending[i];
-        n->flags &= (uint8_t)~IW_NODE_PENDING;
-        int r = err ? 0 : iw_scan_tree(w, (struct iw_dir *)n, -1, IW_SCAN_EMIT);
+    /* A scan can free other listed nodes (a listing that finds an entry
+     * replaced drops its subtree), so positions are looked up again after
+     * each scan; the nodes before position i are the ones kept. */
+    for (size_t i = 0; i < l->count && !err;) {
+        struct iw_node *n = l->items[i];
+        int r = iw_scan_tree(w, (struct iw_dir *)n, -1, IW_SCAN_EMIT);
         if (r < 0)
             err = r;
-        if (r == IW_SCAN_GONE || err) {
-            n->flags |= IW_NODE_PENDING;
-            w->pending[keep++] = n;
+        size_t at = 0;
+        while (at < l->count && l->items[at] != n)
+            at++;
+        if (at == l->count) {
+            i = at < i ? at : i; /* n itself was dropped: nothing to keep */
+        } else if (r == IW_SCAN_GONE) {
+            i = at + 1;
+        } else {
+            iw_list_drop(l, n);
+            i = at;
         }
     }
-    w->npending = keep;
     return err;
+}
+
+/* Entries whose type or inode the model may have wrong: one created and
+ * renamed (or replaced) before its IN_CREATE was read was lstat'ed under a
+ * name that no longer led to it. Now that the batch's renames are applied,
+ * the disk is asked again; a mismatch is corrected with delete + create. */
+int iw_verify_renamed(inowatch *w)
+{
+    struct iw_nodelist *l = &w->verify;
+    for (size_t i = 0; i < l->count;) {
+        struct iw_node *n = l->items[i];
+        struct iw_dir *d = n->parent;
+        struct stat st;
+        if (!d || iw_lstat_child(w, d, iw_name(n), n->name_len, &st) < 0) {
+            i++; /* its path is stale or it is gone: a queued event says which */
+            continue;
+        }
+        int type = iw_type_from_mode(st.st_mode);
+        if (type == n->type && (!n->ino || n->ino == st.st_ino)) {
+            n->ino = st.st_ino;
+            iw_list_drop(l, n);
+            continue;
+        }
+        char name[256];
+        size_t len = n->name_len;
+        memcpy(name, iw_name(n), len);
+        int r = iw_emit(w, INOWATCH_DELETE, n, 0);
+        iw_remove_subtree(w, n); /* drops it from the list */
+        int err = 0;
+        struct iw_node *c = r < 0 ? NULL : iw_child_new(w, d, name, len, type, st.st_ino, &err);
+        if (!c)
+            return r < 0 ? r : err;
+        r = iw_emit(w, INOWATCH_CREATE, c, 0);
+        if (r == 0 && type == INOWATCH_TYPE_DIR && !w->no_recursive)
+            r = iw_list_add(&w->pending, c);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 /* After an overflow: every root is listed again and compared with the

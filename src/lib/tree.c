@@ -358,39 +358,50 @@ void iw_wdmap_free(struct iw_wdmap *m)
     m->cap = m->count = 0;
 }
 
-/* ---- pending scans ------------------------------------------------------ */
+/* ---- node lists ---------------------------------------------------------- */
 
-int iw_pending_add(inowatch *w, struct iw_node *n)
+int iw_list_add(struct iw_nodelist *l, struct iw_node *n)
 {
-    if (n->flags & IW_NODE_PENDING)
+    if (n->flags & l->flag)
         return 0;
-    int r = iw_grow(&w->pending, &w->pending_cap, w->npending + 1, sizeof(*w->pending));
+    int r = iw_grow(&l->items, &l->cap, l->count + 1, sizeof(*l->items));
     if (r < 0)
         return r;
-    w->pending[w->npending++] = n;
-    n->flags |= IW_NODE_PENDING;
+    l->items[l->count++] = n;
+    n->flags |= l->flag;
     return 0;
 }
 
-void iw_pending_drop(inowatch *w, struct iw_node *n)
+/* Lists are short (what one batch created): a linear search is fine, and
+ * order is kept so that parents are scanned before what was found later. */
+void iw_list_drop(struct iw_nodelist *l, struct iw_node *n)
 {
-    if (!(n->flags & IW_NODE_PENDING))
+    if (!(n->flags & l->flag))
         return;
-    for (size_t i = 0; i < w->npending; i++) {
-        if (w->pending[i] == n) {
-            memmove(w->pending + i, w->pending + i + 1, (w->npending - i - 1) * sizeof(*w->pending));
-            w->npending--;
+    for (size_t i = 0; i < l->count; i++) {
+        if (l->items[i] == n) {
+            memmove(l->items + i, l->items + i + 1, (l->count - i - 1) * sizeof(*l->items));
+            l->count--;
             break;
         }
     }
-    n->flags &= (uint8_t)~IW_NODE_PENDING;
+    n->flags &= (uint8_t)~l->flag;
 }
 
-static void pending_replace(inowatch *w, struct iw_node *old, struct iw_node *nn)
+static void list_replace(struct iw_nodelist *l, struct iw_node *old, struct iw_node *nn)
 {
-    for (size_t i = 0; i < w->npending; i++)
-        if (w->pending[i] == old)
-            w->pending[i] = nn;
+    if (!(old->flags & l->flag))
+        return;
+    for (size_t i = 0; i < l->count; i++)
+        if (l->items[i] == old)
+            l->items[i] = nn;
+}
+
+void iw_list_free(struct iw_nodelist *l)
+{
+    free(l->items);
+    l->items = NULL;
+    l->count = l->cap = 0;
 }
 
 /* ---- removal and renames ------------------------------------------------ */
@@ -421,7 +432,8 @@ void iw_node_free_tree(inowatch *w, struct iw_node *n)
         free(d->slots);
         iw_wd_unbind(w, d, 1);
     }
-    iw_pending_drop(w, n);
+    iw_list_drop(&w->pending, n);
+    iw_list_drop(&w->verify, n);
     account(w, n, -1);
     free(n);
 }
@@ -448,13 +460,14 @@ void iw_remove_subtree(inowatch *w, struct iw_node *n)
 
 /* Gives a node a new parent and name. The name lives inside the node, so a
  * longer name means a new allocation; then everything that points at the
- * node (its children, the wd map, the pending list) is pointed at the new
+ * node (its children, the wd map, the node lists) is pointed at the new
  * one. Returns the node, or NULL with *ret_err set (the node is then left
  * detached and freed, as if deleted). */
 struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to,
                                const char *name, size_t len, int *ret_err)
 {
-    iw_child_remove(n->parent, n);
+    if (n->parent) /* a node may also come detached (an exchange) */
+        iw_child_remove(n->parent, n);
     if (len > n->name_len) {
         struct iw_node *nn = node_new(name, len, n->type, n->flags & IW_NODE_WIDE, 0);
         if (!nn) {
@@ -484,8 +497,8 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
                 wd_put(w->wds.slots, w->wds.cap, nd);
             }
         }
-        if (n->flags & IW_NODE_PENDING)
-            pending_replace(w, n, nn);
+        list_replace(&w->pending, n, nn);
+        list_replace(&w->verify, n, nn);
         free(n);
         n = nn;
     } else {

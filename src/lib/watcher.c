@@ -43,6 +43,8 @@ int inowatch_new(inowatch **ret, const struct inowatch_options *options)
     w->latency_ms = o->latency_ms == 0 ? INOWATCH_LATENCY_DEFAULT_MS : o->latency_ms;
     w->threshold = o->threshold_bytes ? o->threshold_bytes : IW_THRESHOLD_DEFAULT;
     w->batch.id = 1;
+    w->pending.flag = IW_NODE_PENDING;
+    w->verify.flag = IW_NODE_VERIFY;
     r = iw_backend_init();
     if (r < 0)
         goto fail;
@@ -66,7 +68,8 @@ void inowatch_free(inowatch *w)
         iw_remove_subtree(w, &w->roots[w->nroots - 1]->node);
     free(w->roots);
     iw_wdmap_free(&w->wds);
-    free(w->pending);
+    iw_list_free(&w->pending);
+    iw_list_free(&w->verify);
     iw_batch_free(&w->batch);
     free(w->rd);
     free(w->dents);
@@ -183,6 +186,8 @@ static int process(inowatch *w)
     int r = iw_apply_buffer(w);
     if (r == 0)
         r = iw_scan_pending(w);
+    if (r == 0)
+        r = iw_verify_renamed(w);
     for (int round = 0; r == 0 && w->overflowed && round < IW_RESCAN_ROUNDS; round++) {
         had_overflow = 1;
         w->overflowed = 0;
@@ -193,6 +198,8 @@ static int process(inowatch *w)
             r = iw_apply_buffer(w);
         if (r == 0)
             r = iw_scan_pending(w);
+        if (r == 0)
+            r = iw_verify_renamed(w);
     }
     if (r == 0 && !had_overflow && !w->overflowed && w->read_drained)
         w->clean_at = w->read_started;
@@ -204,7 +211,7 @@ int inowatch_read(inowatch *w, int timeout_ms)
     if (!w)
         return -EINVAL;
     iw_batch_reset(&w->batch);
-    int backlog = w->rd_end > w->rd_start || w->overflowed || w->npending;
+    int backlog = inowatch_has_backlog(w);
     if (!backlog) {
         int r = iw_backend_wait(w, timeout_ms);
         if (r <= 0)

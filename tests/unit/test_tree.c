@@ -12,6 +12,8 @@ static inowatch *fake_watcher(void)
     inowatch *w = calloc(1, sizeof(*w));
     w->fd = -1; /* no kernel: unwatch becomes a no-op */
     w->batch.id = 1;
+    w->pending.flag = IW_NODE_PENDING;
+    w->verify.flag = IW_NODE_VERIFY;
     return w;
 }
 
@@ -120,7 +122,7 @@ static void test_rename_longer(struct iw_check *t)
     struct iw_dir *other = (struct iw_dir *)add(w, root, "other", INOWATCH_TYPE_DIR);
     struct iw_node *kid = add(w, a, "kid", INOWATCH_TYPE_FILE);
     CHECK_EQ(iw_wd_bind(w, a, 7), 0);
-    CHECK_EQ(iw_pending_add(w, &a->node), 0);
+    CHECK_EQ(iw_list_add(&w->pending, &a->node), 0);
     int err = 0;
     struct iw_node *moved = iw_rename_node(w, &a->node, other, "a-much-longer-name", 18, &err);
     CHECK(moved != NULL);
@@ -132,8 +134,8 @@ static void test_rename_longer(struct iw_check *t)
     CHECK(kid->parent == md);
     CHECK(iw_wd_find(&w->wds, 7) == md);
     CHECK_EQ(md->wd, 7);
-    CHECK_EQ(w->npending, 1);
-    CHECK(w->pending[0] == moved);
+    CHECK_EQ(w->pending.count, 1);
+    CHECK(w->pending.items[0] == moved);
     CHECK(iw_child_find(root, "a", 1) == NULL);
     CHECK(iw_child_find(other, "a-much-longer-name", 18) == moved);
     path_is(t, kid, "root/other/a-much-longer-name/kid");
@@ -142,11 +144,11 @@ static void test_rename_longer(struct iw_check *t)
     CHECK(back == moved);
     path_is(t, kid, "root/b/kid");
     iw_remove_subtree(w, &root->node);
-    CHECK_EQ(w->npending, 0);
+    CHECK_EQ(w->pending.count, 0);
     CHECK_EQ(w->stats.watches, 0);
     CHECK_EQ(w->stats.model_bytes, 0);
     iw_wdmap_free(&w->wds);
-    free(w->pending);
+    iw_list_free(&w->pending);
     free(w);
 }
 
