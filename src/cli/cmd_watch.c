@@ -44,6 +44,7 @@ struct watch_args {
 
 static int parse_kinds(const char *list, unsigned *ret)
 {
+    unsigned before = *ret;
     static const enum inowatch_kind kinds[] = {INOWATCH_CREATE, INOWATCH_MODIFY, INOWATCH_ATTRIB,
                                                INOWATCH_DELETE, INOWATCH_RENAME};
     unsigned mask = 0;
@@ -62,7 +63,7 @@ static int parse_kinds(const char *list, unsigned *ret)
     }
     if (!mask)
         return -1;
-    *ret = mask;
+    *ret = before | mask;
     return 0;
 }
 
@@ -83,6 +84,13 @@ static int add_exclude(struct watch_args *a, const char *pattern)
     p[a->nexclude++] = pattern;
     p[a->nexclude] = NULL;
     return 0;
+}
+
+/* getopt sets optopt to the character of a bad short option, and to a long
+ * option's value (>= 256 here) or 0 for a bad long one. */
+static int short_opt(int c)
+{
+    return c > 0 && c < 256;
 }
 
 /* Returns 0 to run, 1 when --help was shown, -1 for a usage error. */
@@ -124,6 +132,7 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
                 return -1;
             break;
         case 'e':
+            /* Repeated -e options add up, like -x. */
             if (parse_kinds(optarg, &a->opts.events) < 0) {
                 iw_complain("--event '%s': expected kinds from create,modify,attrib,delete,rename",
                             optarg);
@@ -135,11 +144,13 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
             return 1;
         case ':':
             iw_complain("watch: option '%s' needs a value (try 'inowatch watch --help')",
-                        argv[optind - 1]);
+                        short_opt(optopt) ? (char[]){'-', (char)optopt, '\0'} : argv[optind - 1]);
             return -1;
         default:
+            /* optopt names an unknown short option; for a long one, getopt
+             * has moved past it. */
             iw_complain("watch: unknown option '%s' (try 'inowatch watch --help')",
-                        argv[optind - 1]);
+                        short_opt(optopt) ? (char[]){'-', (char)optopt, '\0'} : argv[optind - 1]);
             return -1;
         }
     }
@@ -170,8 +181,8 @@ static void complain_limit(const char *path, int err, const inowatch *w)
                     path, lim.name, lim.value, more, lim.name, lim.value + more);
     } else {
         iw_complain("%s: inotify instance limit reached: %s is %lu (see which processes hold "
-                    "them in /proc/*/fdinfo, or raise it: sysctl -w %s=%lu)",
-                    path, lim.name, lim.value, lim.name, lim.value * 2);
+                    "them with 'inowatch limits', or raise it: sysctl -w %s=%lu)",
+                    path, lim.name, lim.value, lim.name, lim.value < 64 ? 128 : lim.value * 2);
     }
 }
 
@@ -213,6 +224,14 @@ static int setup_signals(void)
     return fd < 0 ? -errno : fd;
 }
 
+static int flush_or_complain(struct iw_out *out)
+{
+    int r = iw_out_flush(out);
+    if (r < 0)
+        iw_complain("writing events: %s", strerror(-r));
+    return r;
+}
+
 static int run_loop(inowatch *w, struct iw_out *out, int sigfd)
 {
     for (;;) {
@@ -220,11 +239,11 @@ static int run_loop(inowatch *w, struct iw_out *out, int sigfd)
                                 {.fd = sigfd, .events = POLLIN}};
         int r = poll(fds, 2, inowatch_has_backlog(w) ? 0 : -1);
         if (r < 0 && errno != EINTR) {
-            iw_complain("poll: %s", inowatch_strerror(errno));
+            iw_complain("poll: %s", strerror(errno));
             return IW_EXIT_FATAL;
         }
         if (fds[1].revents & POLLIN)
-            return iw_out_flush(out) < 0 ? IW_EXIT_FATAL : IW_EXIT_OK;
+            return flush_or_complain(out) < 0 ? IW_EXIT_FATAL : IW_EXIT_OK;
         if (!(fds[0].revents & POLLIN) && !inowatch_has_backlog(w))
             continue;
         r = inowatch_read(w, 0);
@@ -238,8 +257,10 @@ static int run_loop(inowatch *w, struct iw_out *out, int sigfd)
         const char *fatal_path = NULL;
         int err = 0;
         int fatal = emit_batch(w, out, &fatal_path, &err);
-        if (iw_out_flush(out) < 0)
+        if (flush_or_complain(out) < 0) {
+            free((void *)fatal_path);
             return IW_EXIT_FATAL;
+        }
         if (fatal) {
             if (err == ENOSPC)
                 complain_limit(fatal_path ? fatal_path : "?", err, w);
@@ -257,7 +278,7 @@ static int start(struct watch_args *a)
 {
     int sigfd = setup_signals();
     if (sigfd < 0) {
-        iw_complain("signalfd: %s", inowatch_strerror(sigfd));
+        iw_complain("signalfd: %s", strerror(-sigfd));
         return IW_EXIT_FATAL;
     }
     inowatch *w = NULL;
@@ -289,10 +310,11 @@ static int start(struct watch_args *a)
     } else {
         struct inowatch_stats st;
         inowatch_stats(w, &st);
-        fprintf(stderr, "inowatch: watching %zu directories (%zu entries, %.1f MiB model); ready\n",
-                st.watches, st.dirs + st.files, (double)st.model_bytes / (1024 * 1024));
+        fprintf(stderr, "inowatch: ready: %zu watch%s, %zu entries, %.1f MiB model\n",
+                st.watches, st.watches == 1 ? "" : "es", st.dirs + st.files,
+                (double)st.model_bytes / (1024 * 1024));
     }
-    status = iw_out_flush(&out) < 0 ? IW_EXIT_FATAL : run_loop(w, &out, sigfd);
+    status = flush_or_complain(&out) < 0 ? IW_EXIT_FATAL : run_loop(w, &out, sigfd);
 done_out:
     iw_out_free(&out);
 done:

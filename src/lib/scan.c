@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -30,13 +29,6 @@
  * many directories, so that a long rescan does not overflow it again. */
 #define IW_DRAIN_EVERY 64
 
-struct linux_dirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
 
 int iw_type_from_mode(unsigned mode)
 {
@@ -152,7 +144,7 @@ static int report_lost_changes(inowatch *w, struct iw_node *n, int dirfd)
 
 /* One entry of a listing: matches it against the model and records what
  * changed. */
-static int list_entry(inowatch *w, struct iw_dir *d, int fd, const struct linux_dirent64 *e,
+static int list_entry(inowatch *w, struct iw_dir *d, int fd, const struct dirent64 *e,
                       enum iw_scan_mode mode)
 {
     const char *name = e->d_name;
@@ -217,7 +209,7 @@ static int sweep_unseen(inowatch *w, struct iw_dir *d, enum iw_scan_mode mode)
 static int list_dir(inowatch *w, struct iw_dir *d, int fd, enum iw_scan_mode mode)
 {
     for (;;) {
-        long n = syscall(SYS_getdents64, fd, w->dents, w->dents_cap);
+        ssize_t n = getdents64(fd, w->dents, w->dents_cap);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -227,8 +219,8 @@ static int list_dir(inowatch *w, struct iw_dir *d, int fd, enum iw_scan_mode mod
         }
         if (n == 0)
             break;
-        for (long off = 0; off < n;) {
-            const struct linux_dirent64 *e = (const void *)(w->dents + off);
+        for (ssize_t off = 0; off < n;) {
+            const struct dirent64 *e = (const void *)(w->dents + off);
             off += e->d_reclen;
             if (e->d_name[0] == '.' &&
                 (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0')))
