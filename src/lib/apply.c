@@ -56,6 +56,21 @@ static int root_gone(inowatch *w, struct iw_dir *root)
     return emit_delete_and_remove(w, &root->node, INOWATCH_FLAG_ROOT);
 }
 
+/* inotify says nothing when an ancestor of a root is renamed or deleted:
+ * the root's watch still works but its path leads elsewhere. When a path
+ * below a root fails, ask whether the root's own path still leads to it;
+ * if not, the root has moved away. Returns 1 when it was dropped. */
+int iw_root_check(inowatch *w, struct iw_node *n)
+{
+    while (n->parent)
+        n = &n->parent->node;
+    struct stat st;
+    if (stat(iw_name(n), &st) == 0 && st.st_ino == n->ino)
+        return 0;
+    int r = root_gone(w, (struct iw_dir *)n);
+    return r < 0 ? r : 1;
+}
+
 /* An entry appeared in d: created, moved in, or reported again because a
  * scan already found it. */
 static int on_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir)

@@ -227,6 +227,7 @@ IW_HIDDEN int iw_rescan_all(inowatch *w);
 
 /* apply.c */
 IW_HIDDEN int iw_apply_buffer(inowatch *w);
+IW_HIDDEN int iw_root_check(inowatch *w, struct iw_node *n);
 
 /* backend_inotify.c */
 IW_HIDDEN int iw_backend_init(void);

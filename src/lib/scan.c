@@ -347,6 +347,11 @@ int iw_scan_pending(inowatch *w)
     for (size_t i = 0; i < l->count && !err;) {
         struct iw_node *n = l->items[i];
         int r = iw_scan_tree(w, (struct iw_dir *)n, -1, IW_SCAN_EMIT);
+        if (r == IW_SCAN_GONE) {
+            int c = iw_root_check(w, n); /* may drop n with its root */
+            if (c < 0)
+                r = c;
+        }
         if (r < 0)
             err = r;
         size_t at = 0;
