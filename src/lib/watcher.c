@@ -110,9 +110,10 @@ static int watch_root(inowatch *w, struct iw_dir *root, int fd, int is_dir)
 
 static int add_root(inowatch *w, const char *path, size_t len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0 && (errno == EACCES || errno == ENXIO || errno == EPERM))
-        fd = open(path, O_PATH | O_CLOEXEC); /* a file: only its watch needs it */
+    /* O_PATH: opening a fifo or a device for real could block or act on
+     * it; the watch needs only the inode, and a directory is reopened for
+     * reading by the scan. */
+    int fd = open(path, O_PATH | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     struct stat st;

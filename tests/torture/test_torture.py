@@ -1,0 +1,135 @@
+"""Torture: several processes at once run seeded random sequences of file
+system operations over two watched roots and a directory outside them
+(creates, writes, mkdir, renames of files and subtrees within and across
+roots, moves in and out, unlink, rm -rf, chmod, symlinks, hard links,
+fifos), with and without a forced queue overflow. The events must replay to
+the trees on disk, with no create repeated without a delete between.
+
+Seeds: three fixed ones, plus one random (printed) or $INOWATCH_SEED. A
+failure message starts with the seed and the command that replays it.
+"""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+from iwtest import WatchTestCase, have_root, snapshot_all  # noqa: E402
+from test_random import RANDOM_PY  # noqa: E402
+
+# Operations per worker process; three workers run at once.
+OPS = int(os.environ.get("INOWATCH_TORTURE_OPS", "4000"))
+WORKERS = 3
+QUEUE_SYSCTL = "/proc/sys/fs/inotify/max_queued_events"
+
+
+def random_seed():
+    seed = os.environ.get("INOWATCH_SEED")
+    if seed:
+        return int(seed)
+    seed = random.SystemRandom().randrange(1, 1 << 31)
+    print("torture: random seed %d (replay with INOWATCH_SEED=%d)" % (seed, seed),
+          file=sys.stderr, flush=True)
+    return seed
+
+
+class Torture(WatchTestCase):
+
+    def pause_repeatedly(self, pid, done):
+        """Stops the watcher for a while, again and again, so that its
+        small queue overflows while the workers go on."""
+        while not done.is_set():
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(0.3)
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.2)
+
+    def spawn_workers(self, roots, outside, seed):
+        """Three workers with overlapping territories: each works in one
+        root and treats another place as its "outside", so moves between
+        the two roots, and in and out of them, all happen concurrently."""
+        plans = [(roots[0], roots[1]), (roots[1], outside), (roots[0], outside)]
+        procs = []
+        for k, (top, other) in enumerate(plans[:WORKERS]):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-c", RANDOM_PY, top, other, str(seed * 10 + k), str(OPS)],
+                stdin=subprocess.DEVNULL))
+        for p in procs:
+            self.assertEqual(p.wait(timeout=600), 0, "a worker failed")
+
+    def run_seed(self, seed, overflow):
+        roots = [self.mkroot("r1"), self.mkroot("r2")]
+        outside = self.path("outside")
+        os.mkdir(outside)
+        for k, top in enumerate(roots):  # starting trees, random too
+            subprocess.run([sys.executable, "-c", RANDOM_PY, top, outside, str(seed * 10 + 7 + k),
+                            "300"], check=True)
+        saved = None
+        if overflow:
+            # The queue size is taken when the inotify instance is created:
+            # lower it for our watcher only, and restore it at once.
+            with open(QUEUE_SYSCTL) as f:
+                saved = f.read()
+            with open(QUEUE_SYSCTL, "w") as f:
+                f.write("256")
+        try:
+            w = self.watch(roots)
+        finally:
+            if saved is not None:
+                with open(QUEUE_SYSCTL, "w") as f:
+                    f.write(saved)
+        try:
+            w.ready()
+            initial = snapshot_all(w.roots)
+            done = threading.Event()
+            pauser = threading.Thread(target=self.pause_repeatedly, args=(w.pid, done))
+            if overflow:
+                pauser.start()
+            try:
+                self.spawn_workers(roots, outside, seed)
+            finally:
+                done.set()
+                if overflow:
+                    pauser.join()
+            w.settle()
+            self.assertConverges(w, initial)
+            if overflow:
+                self.assertTrue(any(e.get("event") == "overflow" for e in w.events),
+                                "the forced overflow did not happen")
+            w.stop()
+        except AssertionError as e:
+            raise self.failureException(
+                "seed %d%s (replay: INOWATCH_SEED=%d python3 -m unittest %s): %s"
+                % (seed, " with overflows" if overflow else "", seed,
+                   "test_torture.Torture.test_random_seed" + ("_overflow" if overflow else ""),
+                   e)) from None
+
+    def test_seed_1(self):
+        self.run_seed(1, False)
+
+    def test_seed_2_overflow(self):
+        if not have_root():
+            self.skipTest("forcing an overflow needs root (it lowers %s briefly)" % QUEUE_SYSCTL)
+        self.run_seed(2, True)
+
+    def test_seed_3(self):
+        self.run_seed(3, False)
+
+    def test_random_seed(self):
+        self.run_seed(random_seed(), False)
+
+    def test_random_seed_overflow(self):
+        if not have_root():
+            self.skipTest("forcing an overflow needs root (it lowers %s briefly)" % QUEUE_SYSCTL)
+        self.run_seed(random_seed(), True)
+
+
+if __name__ == "__main__":
+    unittest.main()
