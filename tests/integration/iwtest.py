@@ -25,6 +25,7 @@ Environment: INOWATCH (the binary; default ../../build/inowatch),
 INOWATCH_TIMEOUT_SCALE (multiplies every timeout, for slow builds).
 """
 
+import ctypes
 import itertools
 import json
 import os
@@ -48,6 +49,17 @@ TYPES = ("file", "dir", "symlink", "other")
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
 _marker_counter = itertools.count()
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGKILL when the test process dies, so that
+    an aborted run (a ctest timeout, ^C) leaves no watcher behind. (The
+    kernel drops this on a change of credentials, e.g. under setpriv.)"""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def binary():
@@ -300,6 +312,30 @@ def reconstruct(initial, events, strict_content=True):
     return state
 
 
+def history(events, path):
+    """(index, event) of the events that concern the entry now at `path`,
+    following it back through renames (of itself or of a directory above
+    it): events about it, and creates, deletes and renames of it or of a
+    directory above it."""
+    out = []
+    q = to_bytes(path)
+    for i in range(len(events) - 1, -1, -1):
+        e = events[i]
+        if "path" not in e:
+            continue
+        p = to_bytes(e["path"])
+        if p == q or q.startswith(p + b"/"):
+            if e["event"] in ("modify", "attrib") and p != q:
+                continue
+            out.append((i, e))
+            if e["event"] == "rename":
+                q = to_bytes(e["from"]) + q[len(p):]
+        elif "from" in e and (to_bytes(e["from"]) == q or q.startswith(to_bytes(e["from"]) + b"/")):
+            out.append((i, e))
+    out.reverse()
+    return out
+
+
 def tree_diff(expected, got, limit=40):
     """Lines describing how `got` differs from `expected` (markers ignored)."""
     e = {k: v for k, v in expected.items() if not is_marker_path(k)}
@@ -368,12 +404,12 @@ class Watcher:
     """
 
     def __init__(self, tc, roots, args=(), json_mode=True, latency=None, cwd=None,
-                 prefix=(), env=None):
+                 prefix=(), env=None, exe=None):
         self.tc = tc
         self.roots = list(roots)
         self.cwd = cwd
         self.json_mode = json_mode
-        argv = list(prefix) + [binary(), "watch"]
+        argv = list(prefix) + [exe or binary(), "watch"]
         if json_mode:
             argv.append("--json")
         if latency is not None:
@@ -391,7 +427,7 @@ class Watcher:
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, cwd=cwd, env=env,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         self.pid = self.proc.pid
         tc.addCleanup(self._cleanup)
         self._out = threading.Thread(target=self._read_stdout, daemon=True)
@@ -630,13 +666,14 @@ class Watcher:
 # running things
 
 
-def run_cli(tc, args, timeout=None, prefix=(), cwd=None, env=None, input=None):
+def run_cli(tc, args, timeout=None, prefix=(), cwd=None, env=None, exe=None):
     """Runs inowatch to completion (for commands expected to exit by
     themselves). Returns the CompletedProcess (bytes stdout/stderr)."""
     timeout = TIMEOUT if timeout is None else timeout
-    argv = list(prefix) + [binary()] + list(args)
+    argv = list(prefix) + [exe or binary()] + list(args)
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True)
+                         stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True,
+                         preexec_fn=_die_with_parent)
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -750,16 +787,25 @@ class WatchTestCase(unittest.TestCase):
         now = snapshot_all(w.roots, cwd=w.cwd, exclude=exclude)
         diff = tree_diff(now, got)
         if diff:
-            raise self.failureException("%sthe events do not give the tree on disk:\n%s\n%s"
-                                        % (msg + "\n" if msg else "", "\n".join(diff), w.describe(15)))
+            bad = sorted(k for k in set(now) ^ set(got) | {k for k in set(now) & set(got) if now[k] != got[k]}
+                         if not is_marker_path(k))
+            hist = []
+            for p in bad[:4]:
+                hist.append("events about %s (or a directory above it):" % show(p))
+                hist += ["  #%d %s" % (start + i, show_event(e)) for i, e in history(events, p)[-12:]]
+            raise self.failureException("%sthe events do not give the tree on disk:\n%s\n%s\n%s"
+                                        % (msg + "\n" if msg else "", "\n".join(diff), "\n".join(hist),
+                                           w.describe(10)))
         return got
 
-    def assertEvents(self, w, start, end, expected, ignore=(), msg=""):
+    def assertEvents(self, w, start, end, expected, ignore=(), msg="", ordered=True):
         """The non-marker events in [start, end) are exactly `expected`, in
         order. Entries: (kind, path, type) or ("rename", from, path, type);
         a type of None matches any. A modify or attrib repeated right after
         itself counts once (one per batch is allowed); events whose kind is
-        in `ignore` and that no entry expects are skipped."""
+        in `ignore` and that no entry expects are skipped. With ordered=False
+        the order does not matter (events about different entries, such as
+        those found by scanning a new directory, may come later)."""
         evs = real_events(w.snapshot_events(start, end))
 
         def norm(e):
@@ -777,6 +823,9 @@ class WatchTestCase(unittest.TestCase):
             if h[0] in ("modify", "attrib") and have and have[-1] == h:
                 continue
             have.append(h)
+        if not ordered:
+            have = sorted(have, key=lambda t: t[:-1])
+            want = sorted(want, key=lambda t: t[:-1])
         ok = len(have) == len(want) and all(
             h[:-1] == t[:-1] and (t[-1] is None or h[-1] == t[-1]) for h, t in zip(have, want))
         if not ok:

@@ -5,7 +5,7 @@ import os
 import time
 import unittest
 
-from iwtest import WatchTestCase, join, real_events, show, show_event, to_bytes, write
+from iwtest import SCALE, WatchTestCase, join, real_events, show_event, to_bytes, write
 
 
 class Basics(WatchTestCase):
@@ -89,6 +89,47 @@ class Basics(WatchTestCase):
                       [(e["event"], to_bytes(e["path"]), e.get("type")) for e in evs])
         self.assertConverges(w, initial)
         w.stop()
+
+    def test_hard_link_chown_and_mode(self):
+        root = self.mkroot()
+        f = os.path.join(root, "f")
+        write(f)
+        w, initial = self.start(root)
+        n0 = w.count()
+        # A new name for f. f's link count changes too, but the kernel tells
+        # only watches on f itself about that, not its directory's: an
+        # attrib for f is allowed, not required.
+        os.link(f, os.path.join(root, "g"))
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [("create", join(root, "g"), "file")], ignore=("attrib",),
+                          msg="hard link: ")
+        if os.geteuid() == 0:
+            os.chown(f, 1, 1)
+            n2 = w.sync()
+            self.assertEvents(w, n1, n2, [("attrib", f, None)], ignore=(), msg="chown: ")
+        n3 = w.sync()
+        os.unlink(os.path.join(root, "g"))
+        os.chmod(root, 0o711)  # the root's own metadata
+        n4 = w.sync()
+        self.assertEvents(w, n3, n4, [("delete", join(root, "g"), "file"), ("attrib", root, None)],
+                          ignore=("attrib",), msg="unlink g, chmod of the root: ")
+        self.assertConverges(w, initial)
+        w.stop()
+
+    def test_latency_bounds(self):
+        root = self.mkroot()
+        for latency, bound in ((0, 1.0), (300, 1.3)):
+            with self.subTest(latency=latency):
+                w, initial = self.start(root, latency=latency)
+                n0 = w.count()
+                p = os.path.join(root, "lat%d" % latency)
+                t0 = time.monotonic()
+                write(p)
+                i = w.wait_event("create", p, start=n0)
+                delay = w.times[i] - t0
+                self.assertLess(delay, bound * max(1.0, SCALE),
+                                "--latency %d: the create took %.3fs to be reported" % (latency, delay))
+                w.stop()
 
     def test_ready_once_and_first(self):
         root = self.mkroot()

@@ -5,7 +5,7 @@ import json
 import os
 import unittest
 
-from iwtest import WatchTestCase, join, real_events, show, show_event, to_bytes
+from iwtest import WatchTestCase, join, real_events, show_event, to_bytes
 
 ODD_NAMES = [
     b"with space",

@@ -3,10 +3,11 @@ cannot read. Needs root (to switch user) and setpriv."""
 
 import errno
 import os
+import shutil
 import unittest
 
-from iwtest import (NOBODY, WatchTestCase, join, real_events, require_root, require_tool, run_cli,
-                    show_event, to_bytes, write)
+from iwtest import (NOBODY, WatchTestCase, binary, join, real_events, require_root, require_tool,
+                    run_cli, show_event, to_bytes, write)
 
 
 class Permissions(WatchTestCase):
@@ -15,8 +16,15 @@ class Permissions(WatchTestCase):
         super().setUp()
         require_root(self)
         require_tool(self, "setpriv")
-        # nobody must be able to reach the tree
+        # nobody must be able to reach the tree, and the binary (the build
+        # directory may be somewhere nobody cannot enter)
         os.chmod(self.tmp, 0o755)
+        self.exe = os.path.join(self.tmp, "inowatch")
+        shutil.copy(binary(), self.exe)
+        os.chmod(self.exe, 0o755)
+
+    def watch_as_nobody(self, root, **kw):
+        return self.watch([root], prefix=NOBODY, exe=self.exe, **kw)
 
     def assertEacces(self, w, path, start=0):
         i = w.wait_for(lambda e: e.get("event") == "error" and to_bytes(e["path"]) == to_bytes(path),
@@ -34,7 +42,7 @@ class Permissions(WatchTestCase):
             os.chmod(os.path.join(root, d), 0o755)
         write(os.path.join(root, "secret", "hidden"))
         os.chmod(os.path.join(root, "secret"), 0o000)
-        w = self.watch([root], prefix=NOBODY)
+        w = self.watch_as_nobody(root)
         w.ready()
         self.assertEacces(w, os.path.join(root, "secret"))
         # everything else is watched
@@ -57,7 +65,7 @@ class Permissions(WatchTestCase):
     def test_unreadable_directory_created_while_watching(self):
         root = self.mkroot()
         os.chmod(root, 0o755)
-        w = self.watch([root], prefix=NOBODY, latency=0)
+        w = self.watch_as_nobody(root, latency=0)
         w.ready()
         n0 = w.count()
         locked = os.path.join(root, "locked")
@@ -77,7 +85,7 @@ class Permissions(WatchTestCase):
     def test_unreadable_root(self):
         root = self.mkroot()
         os.chmod(root, 0o000)
-        r = run_cli(self, ["watch", "--json", root], prefix=NOBODY)
+        r = run_cli(self, ["watch", "--json", root], prefix=NOBODY, exe=self.exe)
         self.assertEqual(r.returncode, 2, r)
         lines = r.stderr.decode(errors="replace").strip().splitlines()
         self.assertEqual(len(lines), 1, "expected one line on stderr: %r" % r.stderr)
@@ -91,7 +99,7 @@ class Permissions(WatchTestCase):
         os.mkdir(os.path.join(outer, "inner"))
         os.chmod(outer, 0o700)  # nobody cannot search it
         inner = os.path.join(outer, "inner")
-        r = run_cli(self, ["watch", "--json", inner], prefix=NOBODY)
+        r = run_cli(self, ["watch", "--json", inner], prefix=NOBODY, exe=self.exe)
         self.assertEqual(r.returncode, 2, r)
         lines = r.stderr.decode(errors="replace").strip().splitlines()
         self.assertEqual(len(lines), 1, "expected one line on stderr: %r" % r.stderr)

@@ -113,12 +113,6 @@ class NewDirectoryRace(WatchTestCase):
         run_py(VANISH_PY, root, 100)
         w.sync()
         self.assertConverges(w, initial)
-        # the moved ones, with what was created in them after the move
-        for i in range(0, 100, 2):
-            for rel in ("r%d/x/y/f" % i, "r%d/x/g" % i):
-                p = join(root, rel)
-                self.assertTrue(any(to_bytes(e.get("path", "")) == p for e in w.snapshot_events(n0)),
-                                "no event names %s" % show(p))
         w.stop()
 
 

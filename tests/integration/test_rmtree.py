@@ -4,7 +4,7 @@ import os
 import subprocess
 import unittest
 
-from iwtest import WatchTestCase, inotify_watch_count, join, real_events, run_py, to_bytes
+from iwtest import WatchTestCase, inotify_watch_count, real_events, run_py, to_bytes
 
 DEEP_PY = r"""
 import os, sys

@@ -71,6 +71,26 @@ class Roots(WatchTestCase):
         self.assertIn((to_bytes(f), "file"), deletes)
         w.check_stream()
 
+    def test_rename_between_roots(self):
+        a = self.mkroot("a")
+        b = self.mkroot("b")
+        os.makedirs(os.path.join(a, "sub", "deep"))
+        write(os.path.join(a, "sub", "deep", "f"))
+        write(os.path.join(a, "file"))
+        w, initial = self.start([a, b])
+        n0 = w.count()
+        os.rename(os.path.join(a, "sub"), os.path.join(b, "sub"))
+        os.rename(os.path.join(a, "file"), os.path.join(b, "file"))
+        write(os.path.join(b, "sub", "deep", "g"))
+        w.sync(a)
+        n1 = w.sync(b)
+        self.assertEvents(w, n0, n1, [("rename", join(a, "sub"), join(b, "sub"), "dir"),
+                                      ("rename", join(a, "file"), join(b, "file"), "file"),
+                                      ("create", join(b, "sub/deep/g"), "file")], ignore=("modify",),
+                          msg="a move from one root to another stays a rename: ")
+        self.assertConverges(w, initial)
+        w.stop()
+
     def test_root_dir_deleted(self):
         root = self.mkroot()
         os.makedirs(os.path.join(root, "a", "b"))

@@ -8,7 +8,7 @@ import sys
 import time
 import unittest
 
-from iwtest import TIMEOUT, WatchTestCase, binary, join, real_events, to_bytes, write
+from iwtest import TIMEOUT, WatchTestCase, _die_with_parent, binary, join, to_bytes, write
 
 FLOOD_PY = r"""
 import os, sys, time
@@ -72,7 +72,8 @@ class Signals(WatchTestCase):
         root = self.mkroot()
         r, wfd = os.pipe()
         p = subprocess.Popen([binary(), "watch", "--json", "--latency", "0", root],
-                             stdout=wfd, stderr=subprocess.DEVNULL, start_new_session=True)
+                             stdout=wfd, stderr=subprocess.DEVNULL, start_new_session=True,
+                             preexec_fn=_die_with_parent)
         os.close(wfd)
         self.addCleanup(lambda: (p.poll() is None and os.killpg(p.pid, signal.SIGKILL), p.wait()))
         with os.fdopen(r, "rb") as rf:
