@@ -200,7 +200,13 @@ static int emit_batch(inowatch *w, struct iw_out *out, const char **ret_fatal_pa
     const struct inowatch_event *ev;
     int fatal = 0;
     while (inowatch_next(w, &ev) > 0) {
-        iw_out_event(out, ev);
+        if (iw_out_event(out, ev) < 0) {
+            /* An event that cannot be written must not vanish quietly. */
+            *ret_err = ENOMEM;
+            free((void *)*ret_fatal_path);
+            *ret_fatal_path = strdup("output");
+            return 1;
+        }
         if (ev->kind == INOWATCH_ERROR && (ev->flags & INOWATCH_FLAG_FATAL) && !fatal) {
             fatal = 1;
             *ret_err = ev->error;
@@ -209,6 +215,14 @@ static int emit_batch(inowatch *w, struct iw_out *out, const char **ret_fatal_pa
         }
     }
     return fatal;
+}
+
+static void complain_fatal(const char *path, int err, const inowatch *w)
+{
+    if (err == ENOSPC)
+        complain_limit(path ? path : "?", err, w);
+    else
+        iw_complain("%s: %s", path ? path : "?", inowatch_strerror(err));
 }
 
 static int setup_signals(void)
@@ -262,10 +276,7 @@ static int run_loop(inowatch *w, struct iw_out *out, int sigfd)
             return IW_EXIT_FATAL;
         }
         if (fatal) {
-            if (err == ENOSPC)
-                complain_limit(fatal_path ? fatal_path : "?", err, w);
-            else
-                iw_complain("%s: %s", fatal_path ? fatal_path : "?", inowatch_strerror(err));
+            complain_fatal(fatal_path, err, w);
             free((void *)fatal_path);
             return IW_EXIT_FATAL;
         }
@@ -303,7 +314,14 @@ static int start(struct watch_args *a)
     }
     const char *fatal_path = NULL;
     int err = 0;
-    emit_batch(w, &out, &fatal_path, &err); /* what could not be watched at start */
+    /* What could not be watched at start; a fatal error there (out of fds,
+     * say) means a PATH cannot be watched: exit 2. */
+    if (emit_batch(w, &out, &fatal_path, &err)) {
+        flush_or_complain(&out);
+        complain_fatal(fatal_path, err, w);
+        free((void *)fatal_path);
+        goto done_out;
+    }
     free((void *)fatal_path);
     if (a->json) {
         iw_out_raw(&out, "{\"event\":\"ready\"}\n", 18);

@@ -295,6 +295,8 @@ static int scan_dir(inowatch *w, struct iw_dir *d, int parent_fd, enum iw_scan_m
     int r = watch_dir(w, d, fd);
     if (r == 0)
         r = list_dir(w, d, fd, mode);
+    if (r == -ENOENT) /* deleted while we listed it: its delete is queued */
+        r = IW_SCAN_GONE;
     if (r == 0)
         r = drain_during_rescan(w);
     if (r != 0) {

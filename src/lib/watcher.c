@@ -184,6 +184,9 @@ int inowatch_add(inowatch *w, const char *path)
 static int process(inowatch *w)
 {
     int had_overflow = w->overflowed;
+    /* Each batch tries the watch limit again, and reports it again, rather
+     * than leaving new directories silently unwatched. */
+    w->limit_hit = 0;
     int r = iw_apply_buffer(w);
     if (r == 0)
         r = iw_scan_pending(w);
