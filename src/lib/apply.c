@@ -22,11 +22,6 @@
  * queues the two back to back (fsnotify_move), but events for other
  * directories from other processes can slip in between. */
 #define IW_PAIR_LOOKAHEAD 32
-/* How long to wait for the second half of a rename whose first half ended a
- * read: rename() queues it microseconds later, but the renaming task can be
- * preempted in between. A real move out of the roots costs this wait once
- * per batch at most. */
-#define IW_PAIR_WAIT_MS 5
 
 static struct inotify_event *event_at(const inowatch *w, size_t off)
 {
@@ -36,6 +31,17 @@ static struct inotify_event *event_at(const inowatch *w, size_t off)
 static size_t event_size(const struct inotify_event *e)
 {
     return sizeof(*e) + e->len;
+}
+
+/* A whole, well-formed event lies at off. The kernel only writes whole
+ * events padded to keep the next one aligned; anything else means the
+ * buffer is corrupt, and nothing after it can be trusted. */
+static int event_ok(const inowatch *w, size_t off)
+{
+    if (off + sizeof(struct inotify_event) > w->rd_end)
+        return 0;
+    const struct inotify_event *e = event_at(w, off);
+    return e->len % _Alignof(struct inotify_event) == 0 && off + event_size(e) <= w->rd_end;
 }
 
 static size_t name_len(const struct inotify_event *e)
@@ -238,7 +244,7 @@ static size_t find_pair(inowatch *w, size_t *from_off)
                 return SIZE_MAX;
             tried_more = 1;
             size_t before = w->rd_start;
-            int r = iw_backend_read_more(w, IW_PAIR_WAIT_MS);
+            int r = iw_backend_read_more(w, w->pair_wait_ms);
             size_t shift = before - w->rd_start;
             *from_off -= shift;
             next -= shift;
@@ -246,9 +252,9 @@ static size_t find_pair(inowatch *w, size_t *from_off)
                 return SIZE_MAX;
             continue;
         }
-        struct inotify_event *e = event_at(w, next);
-        if (next + event_size(e) > w->rd_end)
+        if (!event_ok(w, next))
             return SIZE_MAX;
+        struct inotify_event *e = event_at(w, next);
         if ((e->mask & IN_MOVED_TO) && e->cookie == cookie)
             return next;
         next += event_size(e);
@@ -365,6 +371,10 @@ static int apply_one(inowatch *w, size_t *off)
     size_t len = name_len(e);
     if (len == 0)
         return dir_self_event(w, d, mask);
+    /* The kernel never sends these; a corrupt buffer must not make the
+     * model leave its directory. */
+    if (memchr(e->name, '/', len) || (e->name[0] == '.' && (len == 1 || (len == 2 && e->name[1] == '.'))))
+        return 0;
     if (mask & IN_CREATE)
         return on_create(w, d, e->name, len, (mask & IN_ISDIR) != 0);
     if (mask & IN_DELETE)
@@ -382,11 +392,12 @@ static int apply_one(inowatch *w, size_t *off)
  * negative errno (the model cannot be kept without memory). */
 int iw_apply_buffer(inowatch *w)
 {
-    while (w->rd_start + sizeof(struct inotify_event) <= w->rd_end) {
+    while (w->rd_start < w->rd_end) {
         size_t off = w->rd_start;
-        size_t size = event_size(event_at(w, off));
-        if (off + size > w->rd_end)
-            break; /* never from the kernel: it returns whole events */
+        if (!event_ok(w, off)) {
+            w->rd_start = w->rd_end; /* never from the kernel */
+            break;
+        }
         int r = apply_one(w, &off);
         /* apply_one may have read more and moved the buffer (off follows). */
         w->rd_start = off + event_size(event_at(w, off));

@@ -157,6 +157,11 @@ struct inowatch {
     struct iw_node **gone; /* entries a scan did not find again */
     size_t gone_cap;
 
+    /* How long to wait for the second half of a rename whose first half
+     * ended a read: rename() queues it microseconds later, but the renaming
+     * task can be preempted in between. A real move out of the roots costs
+     * this wait once per batch at most. */
+    int pair_wait_ms;
     int overflowed;           /* an IN_Q_OVERFLOW was read in this batch */
     int limit_hit;            /* ENOSPC from inotify_add_watch during this scan */
     int rescanning;           /* a rescan after an overflow is under way */

@@ -10,6 +10,7 @@
 
 #define IW_THRESHOLD_DEFAULT (64u * 1024)
 #define IW_DENTS_SIZE (32u * 1024)
+#define IW_PAIR_WAIT_MS 5 /* see inowatch.pair_wait_ms */
 /* Changes this long before the last moment the queue was known empty are
  * taken as seen: it covers coarse filesystem timestamps. A rescan may
  * therefore report a modify that was already reported; never the reverse. */
@@ -43,6 +44,7 @@ int inowatch_new(inowatch **ret, const struct inowatch_options *options)
     w->latency_ms = o->latency_ms == 0 ? INOWATCH_LATENCY_DEFAULT_MS : o->latency_ms;
     w->threshold = o->threshold_bytes ? o->threshold_bytes : IW_THRESHOLD_DEFAULT;
     w->batch.id = 1;
+    w->pair_wait_ms = IW_PAIR_WAIT_MS;
     w->pending.flag = IW_NODE_PENDING;
     w->verify.flag = IW_NODE_VERIFY;
     r = iw_backend_init();
