@@ -18,6 +18,11 @@ ROUNDS = 60
 FILES = 1000
 
 
+# Under AddressSanitizer freed memory sits in a quarantine, so RSS grows
+# whatever the module does: only the Python-level checks hold there.
+SANITIZED = os.environ.get("INOWATCH_SANITIZED") == "1"
+
+
 def rss_kib():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
@@ -65,7 +70,8 @@ class Memory(TempDirTestCase):
         # 50 rounds after the warm-up: a leak of one object per event would
         # be 100k objects, megabytes.
         self.assertLess(grown["py"], 64 * 1024, grown)
-        self.assertLess(grown["rss"], 2048, grown)
+        if not SANITIZED:
+            self.assertLess(grown["rss"], 2048, grown)
         if hasattr(sys, "gettotalrefcount"):
             self.assertLess(abs(grown["refs"]), 1000, grown)
 
@@ -120,7 +126,8 @@ class Memory(TempDirTestCase):
         cycle()
         gc.collect()
         self.assertLess(tracemalloc.get_traced_memory()[0] - py0, 64 * 1024)
-        self.assertLess(rss_kib() - rss0, 2048)
+        if not SANITIZED:
+            self.assertLess(rss_kib() - rss0, 2048)
         self.assertEqual(len(os.listdir("/proc/self/fd")), fds0, "fds leak")
 
 

@@ -93,13 +93,15 @@ class Torture(WatchTestCase):
             with open(QUEUE_SYSCTL, "w") as f:
                 f.write("256")
         try:
+            # Restored only after ready: the watcher may create its inotify
+            # instance well after it was started (slower under sanitizers).
             w = self.watch(roots)
+            w.ready()
         finally:
             if saved is not None:
                 with open(QUEUE_SYSCTL, "w") as f:
                     f.write(saved)
         try:
-            w.ready()
             initial = snapshot_all(w.roots)
             done = threading.Event()
             pauser = threading.Thread(target=self.pause_repeatedly, args=(w.pid, done))
