@@ -164,36 +164,6 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
     return 0;
 }
 
-/* The watch limit, said so that the user knows what to change. */
-static void complain_limit(const char *path, int err, const inowatch *w)
-{
-    struct inowatch_limit lim;
-    if (inowatch_limit_for(err, &lim) < 0) {
-        iw_complain("%s: %s", path, inowatch_strerror(err));
-        return;
-    }
-    if (err == -ENOSPC || err == ENOSPC) {
-        struct inowatch_stats st;
-        inowatch_stats(w, &st);
-        size_t more = st.watches_missing ? st.watches_missing : 1;
-        iw_complain("%s: inotify watch limit reached: %s is %lu, and this tree needs %zu more "
-                    "watches (raise it: sysctl -w %s=%lu)",
-                    path, lim.name, lim.value, more, lim.name, lim.value + more);
-    } else {
-        iw_complain("%s: inotify instance limit reached: %s is %lu (see which processes hold "
-                    "them with 'inowatch limits', or raise it: sysctl -w %s=%lu)",
-                    path, lim.name, lim.value, lim.name, lim.value < 64 ? 128 : lim.value * 2);
-    }
-}
-
-static void complain_add(const char *path, int err, const inowatch *w)
-{
-    if (err == -ENOSPC || err == -EMFILE)
-        complain_limit(path, err, w);
-    else
-        iw_complain("%s: %s", path, inowatch_strerror(err));
-}
-
 /* Writes out the current batch. Returns 1 when it held a fatal error. */
 static int emit_batch(inowatch *w, struct iw_out *out, const char **ret_fatal_path, int *ret_err)
 {
@@ -219,10 +189,7 @@ static int emit_batch(inowatch *w, struct iw_out *out, const char **ret_fatal_pa
 
 static void complain_fatal(const char *path, int err, const inowatch *w)
 {
-    if (err == ENOSPC)
-        complain_limit(path ? path : "?", err, w);
-    else
-        iw_complain("%s: %s", path ? path : "?", inowatch_strerror(err));
+    iw_complain_watch("", path ? path : "?", err, w);
 }
 
 static int setup_signals(void)
@@ -295,7 +262,7 @@ static int start(struct watch_args *a)
     inowatch *w = NULL;
     int r = inowatch_new(&w, &a->opts);
     if (r < 0) {
-        complain_add("cannot start watching", r, NULL);
+        iw_complain_new("", r);
         close(sigfd);
         return IW_EXIT_USAGE;
     }
@@ -308,7 +275,7 @@ static int start(struct watch_args *a)
     for (int i = 0; i < a->npaths; i++) {
         r = inowatch_add(w, a->paths[i]);
         if (r < 0) {
-            complain_add(a->paths[i], r, w);
+            iw_complain_watch("", a->paths[i], r, w);
             goto done_out;
         }
     }

@@ -2,6 +2,8 @@
 #ifndef IW_COMMANDS_H
 #define IW_COMMANDS_H
 
+#include "inowatch.h"
+
 /* Exit statuses, as the interface fixes them. */
 enum {
     IW_EXIT_OK = 0,
@@ -10,6 +12,15 @@ enum {
 };
 
 int iw_cmd_watch(int argc, char **argv);
+int iw_cmd_run(int argc, char **argv);
+int iw_cmd_limits(int argc, char **argv);
+
+/* A failure to watch path (err: an errno, either sign), naming the limit
+ * and how far to raise it for ENOSPC. cmd prefixes the message ("run"),
+ * or "". */
+void iw_complain_watch(const char *cmd, const char *path, int err, const inowatch *w);
+/* inowatch_new() failed with err: names the instance limit when it was. */
+void iw_complain_new(const char *cmd, int err);
 
 /* Prints "inowatch: " and the formatted message on stderr, one line. */
 void iw_complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

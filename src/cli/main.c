@@ -17,18 +17,12 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  watch [OPTIONS] PATH...   report changes under each PATH, one line per event\n"
+    "  run [OPTIONS] PATH... -- CMD [ARG...]\n"
+    "                            run CMD, and again each time changes under PATH settle\n"
+    "  limits [--json]           who uses inotify: instances and watches per process\n"
+    "                            and per user, and the limits\n"
     "\n"
     "Run 'inowatch COMMAND --help' for a command's options; 'man inowatch' for more.\n";
-
-void iw_complain(const char *fmt, ...)
-{
-    char line[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "inowatch: %s\n", line);
-}
 
 long iw_parse_ms(const char *s, long max)
 {
@@ -51,6 +45,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "watch") == 0)
         return iw_cmd_watch(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return iw_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "limits") == 0)
+        return iw_cmd_limits(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
         return IW_EXIT_OK;
