@@ -205,6 +205,39 @@ INOWATCH_API int inowatch_is_fatal(int error);
 INOWATCH_API const char *inowatch_kind_name(enum inowatch_kind kind);
 INOWATCH_API const char *inowatch_type_name(enum inowatch_type type);
 
+/* ---- a writer that never writes into the void ---------------------------
+ *
+ * A program that appends to a log keeps writing into the same inode after
+ * logrotate renames the file away, an editor saves over it, or someone
+ * deletes it: the writes succeed and the data goes where nobody looks. An
+ * inowatch_writer appends to a *path*: before each write it checks its own
+ * inotify fd for an event about the file (a non-blocking read that finds
+ * nothing almost always: no stat, no path lookup per record), and when the
+ * file was renamed away, replaced or deleted it reopens the path (creating
+ * it) and writes there.
+ *
+ * The window: the check and the write are two syscalls. A record whose
+ * check ran before the rename (or unlink) and whose write ran after it goes
+ * to the old inode: at most one record per concurrent replacement, and for
+ * a rename it is in the renamed file (logrotate's file.1), not lost. Every
+ * record written after the replacing rename() or unlink() returned goes to
+ * the new file. One writer per thread; no locks. */
+typedef struct inowatch_writer inowatch_writer;
+
+/* Opens path for appending (O_APPEND, created with mode if missing). */
+INOWATCH_API int inowatch_writer_open(inowatch_writer **ret, const char *path, unsigned mode);
+/* Appends len bytes as one write(2) (so concurrent appenders do not
+ * interleave within a record), after reopening if the file was replaced.
+ * Returns the bytes written or a negative errno; a short write is returned
+ * as such. */
+INOWATCH_API long inowatch_writer_write(inowatch_writer *wr, const void *buf, size_t len);
+/* The fd currently written to (changes on reopen). */
+INOWATCH_API int inowatch_writer_fd(const inowatch_writer *wr);
+/* How many times the path was reopened. */
+INOWATCH_API unsigned long inowatch_writer_reopens(const inowatch_writer *wr);
+/* Closes both fds and frees; NULL is fine. */
+INOWATCH_API void inowatch_writer_close(inowatch_writer *wr);
+
 #ifdef __cplusplus
 }
 #endif
