@@ -21,6 +21,7 @@ static const char usage[] =
     "                            run CMD, and again each time changes under PATH settle\n"
     "  limits [--json]           who uses inotify: instances and watches per process\n"
     "                            and per user, and the limits\n"
+    "  stale [OPTIONS]           open files deleted or replaced under their path\n"
     "\n"
     "Run 'inowatch COMMAND --help' for a command's options; 'man inowatch' for more.\n";
 
@@ -49,6 +50,8 @@ int main(int argc, char **argv)
         return iw_cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "limits") == 0)
         return iw_cmd_limits(argc - 1, argv + 1);
+    if (strcmp(cmd, "stale") == 0)
+        return iw_cmd_stale(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
         return IW_EXIT_OK;
