@@ -610,13 +610,16 @@ static int setup_signals(sigset_t *ret_old)
     return fd < 0 ? -errno : fd;
 }
 
-/* Reports what could not be watched under a root just added. */
-static void report_add_errors(struct run_state *s)
+/* Reports what could not be watched under a root just added. Returns -1
+ * for a fatal error: then a PATH cannot be watched, as for `watch`. */
+static int report_add_errors(struct run_state *s)
 {
     const struct inowatch_event *ev;
+    int r = 0;
     while (inowatch_next(s->w, &ev) > 0)
-        if (ev->kind == INOWATCH_ERROR)
-            note_error(s, ev);
+        if (ev->kind == INOWATCH_ERROR && note_error(s, ev) < 0)
+            r = -1;
+    return r;
 }
 
 static int open_watcher(struct run_state *s)
@@ -638,7 +641,8 @@ static int open_watcher(struct run_state *s)
             iw_complain_watch("run", s->a->paths[i], r, s->w);
             return -1;
         }
-        report_add_errors(s);
+        if (report_add_errors(s) < 0)
+            return -1;
     }
     return 0;
 }

@@ -30,7 +30,7 @@ static const char watch_usage[] =
     "                      coalesce them (default 10; 0: report as soon as read)\n"
     "  -h, --help          this help\n"
     "\n"
-    "Exit status: 0 after SIGINT/SIGTERM or when no root is left, 1 for a fatal\n"
+    "Exit status: 0 after SIGINT/SIGTERM/SIGHUP or when no root is left, 1 for a fatal\n"
     "error at run time, 2 for bad usage or a PATH that cannot be watched.\n";
 
 struct watch_args {

@@ -28,7 +28,7 @@ void iw_complain_watch(const char *cmd, const char *path, int err, const inowatc
     const char *sep = *cmd ? ": " : "";
     if (e != ENOSPC || inowatch_limit_for(e, &lim) < 0) {
         /* EMFILE here is the process's own fd limit (RLIMIT_NOFILE). */
-        iw_complain("%s%s%s: %s", cmd, sep, path, e == EMFILE ? strerror(e) : inowatch_strerror(e));
+        iw_complain("%s%s%s: %s", cmd, sep, path, inowatch_strerror(e));
         return;
     }
     struct inowatch_stats st = {0};
@@ -36,8 +36,9 @@ void iw_complain_watch(const char *cmd, const char *path, int err, const inowatc
         inowatch_stats(w, &st);
     size_t more = st.watches_missing ? st.watches_missing : 1;
     iw_complain("%s%s%s: inotify watch limit reached: %s is %lu, and this tree needs %zu more "
-                "watches (raise it: sysctl -w %s=%lu)",
-                cmd, sep, path, lim.name, lim.value, more, lim.name, lim.value + more);
+                "watch%s (raise it: sysctl -w %s=%lu)",
+                cmd, sep, path, lim.name, lim.value, more, more == 1 ? "" : "es", lim.name,
+                lim.value + more);
 }
 
 /* inowatch_new() failed. EMFILE from inotify_init1 is either the per-user

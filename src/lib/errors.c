@@ -17,8 +17,6 @@ const char *inowatch_strerror(int error)
         /* inotify_add_watch says ENOSPC for the watch limit; the libc text
          * ("No space left on device") sends people to df. */
         return "inotify watch limit reached";
-    case EMFILE:
-        return "too many open files or inotify instances";
     default:
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
     {

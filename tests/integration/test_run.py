@@ -372,8 +372,11 @@ class Groups(RunTestCase):
                        cmd=["sh", "-c", 'echo $$ >> "$0"; sleep 1000', self.path("pids")])
         pgid = self.read_pids(r, 1)[0]
         write(os.path.join(self.root, "a"))
-        self.assertNotEqual(self.read_pids(r, 2)[1], pgid)
+        second = self.read_pids(r, 2)[1]
+        self.assertNotEqual(second, pgid)
         self.assertEqual(group_members(pgid), [])
+        self.assertEqual(r.stop(), 0)  # and the second run's group goes with it
+        self.wait_group_gone(r, second)
 
     def test_sigterm_stops_the_group(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
