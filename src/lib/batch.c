@@ -15,6 +15,7 @@
 void iw_batch_reset(struct iw_batch *b)
 {
     b->count = b->next = b->used = 0;
+    b->pc_dir = NULL;
     b->id++;
     if (b->id == 0) /* 0 is what fresh nodes carry: never a live batch */
         b->id = 1;
@@ -44,11 +45,39 @@ static int arena_reserve(struct iw_batch *b, size_t len, size_t *ret_off)
 
 int iw_path_reserve(inowatch *w, const struct iw_node *n, size_t *ret_off, size_t *ret_len)
 {
-    size_t len = iw_path_len(n), off;
-    int r = arena_reserve(&w->batch, len, &off);
-    if (r < 0)
-        return r;
-    iw_path_write(n, w->batch.arena + off, len);
+    struct iw_batch *b = &w->batch;
+    size_t len, off;
+    int r;
+    if (n->parent && n->parent == b->pc_dir) {
+        /* Only the root "/" ends with '/'; its children take no second. */
+        size_t sep = b->arena[b->pc_off + b->pc_len - 1] != '/';
+        len = b->pc_len + sep + n->name_len;
+        r = arena_reserve(b, len, &off);
+        if (r < 0)
+            return r;
+        char *p = b->arena + off;
+        memcpy(p, b->arena + b->pc_off, b->pc_len);
+        if (sep)
+            p[b->pc_len] = '/';
+        memcpy(p + b->pc_len + sep, iw_name(n), n->name_len);
+        p[len] = '\0';
+    } else {
+        len = iw_path_len(n);
+        r = arena_reserve(b, len, &off);
+        if (r < 0)
+            return r;
+        iw_path_write(n, b->arena + off, len);
+    }
+    struct iw_dir *d = iw_as_dir((struct iw_node *)n);
+    if (d && n->type == INOWATCH_TYPE_DIR) { /* its children are likely next */
+        b->pc_dir = d;
+        b->pc_off = off;
+        b->pc_len = len;
+    } else if (n->parent) {
+        b->pc_dir = n->parent;
+        b->pc_off = off;
+        b->pc_len = len - n->name_len - (b->arena[off + len - n->name_len - 1] == '/');
+    }
     *ret_off = off;
     *ret_len = len;
     return 0;

@@ -114,6 +114,12 @@ struct iw_batch {
     char *arena;
     size_t used, arena_cap;
     uint32_t id; /* increments per batch; nodes compare their ->batch to it */
+    /* The path of pc_dir is at arena[pc_off, pc_off + pc_len): events come
+     * in runs from one directory, so its children's paths are that prefix
+     * plus a name instead of a walk up the tree. Any rename or removal in
+     * the model clears it (iw_path_cache_clear). */
+    const struct iw_dir *pc_dir;
+    size_t pc_off, pc_len;
     struct inowatch_event out; /* what inowatch_next() handed out last */
 };
 
@@ -202,6 +208,10 @@ IW_HIDDEN int iw_scratch_path(inowatch *w, const struct iw_node *n, const char *
 
 /* batch.c */
 IW_HIDDEN void iw_batch_reset(struct iw_batch *b);
+static inline void iw_path_cache_clear(inowatch *w)
+{
+    w->batch.pc_dir = NULL;
+}
 IW_HIDDEN void iw_batch_free(struct iw_batch *b);
 IW_HIDDEN int iw_emit(inowatch *w, enum inowatch_kind kind, struct iw_node *n, unsigned flags);
 IW_HIDDEN int iw_emit_path(inowatch *w, enum inowatch_kind kind, int type, const char *path,

@@ -423,6 +423,7 @@ static void account(inowatch *w, const struct iw_node *n, int sign)
  * exists and would go on reporting. */
 void iw_node_free_tree(inowatch *w, struct iw_node *n)
 {
+    iw_path_cache_clear(w); /* the freed node's address may come back */
     struct iw_dir *d = iw_as_dir(n);
     if (d) {
         for (uint32_t i = 0; i < d->cap; i++)
@@ -466,6 +467,7 @@ void iw_remove_subtree(inowatch *w, struct iw_node *n)
 struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to,
                                const char *name, size_t len, int *ret_err)
 {
+    iw_path_cache_clear(w); /* paths below n change */
     if (n->parent) /* a node may also come detached (an exchange) */
         iw_child_remove(n->parent, n);
     if (len > n->name_len) {
