@@ -14,6 +14,7 @@ enum {
 int iw_cmd_watch(int argc, char **argv);
 int iw_cmd_run(int argc, char **argv);
 int iw_cmd_limits(int argc, char **argv);
+int iw_cmd_follow(int argc, char **argv);
 int iw_cmd_stale(int argc, char **argv);
 
 /* A failure to watch path (err: an errno, either sign), naming the limit

@@ -19,6 +19,7 @@ static const char usage[] =
     "  watch [OPTIONS] PATH...   report changes under each PATH, one line per event\n"
     "  run [OPTIONS] PATH... -- CMD [ARG...]\n"
     "                            run CMD, and again each time changes under PATH settle\n"
+    "  follow [-n LINES] FILE... print each FILE's last lines, then what is appended (tail -F)\n"
     "  limits [--json]           who uses inotify: instances and watches per process\n"
     "                            and per user, and the limits\n"
     "  stale [OPTIONS]           open files deleted or replaced under their path\n"
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
         return iw_cmd_watch(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return iw_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "follow") == 0)
+        return iw_cmd_follow(argc - 1, argv + 1);
     if (strcmp(cmd, "limits") == 0)
         return iw_cmd_limits(argc - 1, argv + 1);
     if (strcmp(cmd, "stale") == 0)
