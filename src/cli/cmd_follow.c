@@ -50,12 +50,6 @@ static int parse_count(const char *s, struct follow_start *how)
     return 0;
 }
 
-/* getopt sets optopt to a bad short option's character, 0 for a long one. */
-static int short_opt(int c)
-{
-    return c > 0 && c < 256;
-}
-
 /* Returns 0 to run, 1 when --help was shown, -1 for a usage error. */
 static int parse_args(int argc, char **argv, struct follow_start *how)
 {
@@ -84,13 +78,8 @@ static int parse_args(int argc, char **argv, struct follow_start *how)
         case 'h':
             fputs(follow_usage, stdout);
             return 1;
-        case ':':
-            iw_complain("follow: option '%s' needs a value (try 'inowatch follow --help')",
-                        short_opt(optopt) ? (char[]){'-', (char)optopt, '\0'} : argv[optind - 1]);
-            return -1;
-        default:
-            iw_complain("follow: unknown option '%s' (try 'inowatch follow --help')",
-                        short_opt(optopt) ? (char[]){'-', (char)optopt, '\0'} : argv[optind - 1]);
+        default: /* '?' or ':' */
+            iw_complain_option("follow", c, argv);
             return -1;
         }
     }

@@ -136,18 +136,6 @@ static long long left(long long limit, unsigned long used)
 
 /* ---- JSON ---- */
 
-static void json_string(const char *s)
-{
-    size_t n = strlen(s);
-    char *buf = malloc(iw_json_string_bound(n));
-    if (!buf) {
-        fputs("null", stdout);
-        return;
-    }
-    fwrite(buf, 1, iw_json_string(buf, s, n), stdout);
-    free(buf);
-}
-
 static void json_number(long long v)
 {
     if (v < 0)
@@ -162,9 +150,9 @@ static void json_processes(const struct limits_report *r)
     for (size_t i = 0; i < r->u.nprocs; i++) {
         const struct iw_inotify_proc *p = &r->u.procs[i];
         printf("%s{\"pid\":%ld,\"user\":", i ? "," : "", (long)p->pid);
-        json_string(user_of(r, p->uid));
+        iw_json_print(stdout, user_of(r, p->uid));
         printf(",\"uid\":%lu,\"command\":", (unsigned long)p->uid);
-        json_string(p->command);
+        iw_json_print(stdout, p->command);
         printf(",\"instances\":%lu,\"watches\":%lu}", p->instances, p->watches);
     }
     fputs("]", stdout);
@@ -176,7 +164,7 @@ static void json_users(const struct limits_report *r)
     for (size_t i = 0; i < r->nusers; i++) {
         const struct user_total *t = &r->users[i];
         fputs(i ? ",{\"user\":" : "{\"user\":", stdout);
-        json_string(t->name);
+        iw_json_print(stdout, t->name);
         printf(",\"uid\":%lu,\"processes\":%lu,\"instances\":%lu,\"watches\":%lu",
                (unsigned long)t->uid, t->processes, t->instances, t->watches);
         fputs(",\"instances_left\":", stdout);

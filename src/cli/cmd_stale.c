@@ -123,18 +123,6 @@ static int rescue_all(const struct iw_stale_list *l, int dirfd, struct rescue_re
 
 /* ---- output ---- */
 
-static void put_json_string(const char *s)
-{
-    size_t n = strlen(s);
-    char *buf = malloc(iw_json_string_bound(n));
-    if (!buf) {
-        fputs("null", stdout);
-        return;
-    }
-    fwrite(buf, 1, iw_json_string(buf, s, n), stdout);
-    free(buf);
-}
-
 /* The rescued copy as DIR/NAME, for the user to open. */
 static void put_json_rescued(const char *dir, const struct rescue_result *r)
 {
@@ -147,7 +135,7 @@ static void put_json_rescued(const char *dir, const struct rescue_result *r)
     char *full = malloc(n + 1);
     if (full)
         snprintf(full, n + 1, "%s/%s", dir, r->name);
-    put_json_string(full ? full : "?");
+    iw_json_print(stdout, full ? full : "?");
     free(full);
 }
 
@@ -157,9 +145,9 @@ static void print_json(const struct iw_stale_list *l, const struct stale_args *a
     for (size_t i = 0; i < l->n; i++) {
         const struct iw_stale_fd *f = &l->fds[i];
         printf("{\"pid\":%ld,\"command\":", (long)f->pid);
-        put_json_string(f->command);
+        iw_json_print(stdout, f->command);
         printf(",\"fd\":%d,\"mode\":\"%s\",\"path\":", f->fd, f->mode);
-        put_json_string(f->path);
+        iw_json_print(stdout, f->path);
         printf(",\"state\":\"%s\",\"size\":%lld,\"offset\":%lld", iw_stale_state_name(f->state),
                f->size, f->offset);
         if (a->rescue)

@@ -86,13 +86,6 @@ static int add_exclude(struct watch_args *a, const char *pattern)
     return 0;
 }
 
-/* getopt sets optopt to the character of a bad short option, and to a long
- * option's value (>= 256 here) or 0 for a bad long one. */
-static int short_opt(int c)
-{
-    return c > 0 && c < 256;
-}
-
 /* Returns 0 to run, 1 when --help was shown, -1 for a usage error. */
 static int parse_args(int argc, char **argv, struct watch_args *a)
 {
@@ -142,15 +135,8 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
         case 'h':
             fputs(watch_usage, stdout);
             return 1;
-        case ':':
-            iw_complain("watch: option '%s' needs a value (try 'inowatch watch --help')",
-                        short_opt(optopt) ? (char[]){'-', (char)optopt, '\0'} : argv[optind - 1]);
-            return -1;
-        default:
-            /* optopt names an unknown short option; for a long one, getopt
-             * has moved past it. */
-            iw_complain("watch: unknown option '%s' (try 'inowatch watch --help')",
-                        short_opt(optopt) ? (char[]){'-', (char)optopt, '\0'} : argv[optind - 1]);
+        default: /* '?' or ':' */
+            iw_complain_option("watch", c, argv);
             return -1;
         }
     }

@@ -24,6 +24,9 @@ void iw_complain_watch(const char *cmd, const char *path, int err, const inowatc
 /* inowatch_new() failed with err: names the instance limit when it was. */
 void iw_complain_new(const char *cmd, int err);
 
+/* A bad option for command cmd, from getopt's return c ('?' or ':'). */
+void iw_complain_option(const char *cmd, int c, char **argv);
+
 /* Prints "inowatch: " and the formatted message on stderr, one line. */
 void iw_complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

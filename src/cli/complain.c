@@ -1,6 +1,7 @@
 /* complain.c: the CLI's one-line messages on stderr. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,4 +60,17 @@ void iw_complain_new(const char *cmd, int err)
     iw_complain("%s%scannot start watching: inotify instance limit reached: %s is %lu (see which "
                 "processes hold them with 'inowatch limits', or raise it: sysctl -w %s=%lu)",
                 cmd, sep, lim.name, lim.value, lim.name, lim.value < 64 ? 128 : lim.value * 2);
+}
+
+/* A bad option given to command cmd: getopt's '?' or ':' (c). optopt names
+ * a bad short option; for a long one (optopt 0, or a long option's value
+ * >= 256) getopt has moved past it, so it is argv[optind - 1]. */
+void iw_complain_option(const char *cmd, int c, char **argv)
+{
+    char shortname[3] = {'-', (char)optopt, '\0'};
+    const char *name = (optopt > 0 && optopt < 256) ? shortname : argv[optind - 1];
+    if (c == ':')
+        iw_complain("%s: option '%s' needs a value (try 'inowatch %s --help')", cmd, name, cmd);
+    else
+        iw_complain("%s: unknown option '%s' (try 'inowatch %s --help')", cmd, name, cmd);
 }

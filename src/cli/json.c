@@ -7,6 +7,7 @@
 #include "json.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -200,4 +201,16 @@ size_t iw_text_escape(char *out, const char *s, size_t n)
             o = put_text_escape(o, c);
     }
     return (size_t)(o - out);
+}
+
+int iw_json_print(FILE *f, const char *s)
+{
+    size_t n = strlen(s);
+    char *buf = malloc(iw_json_string_bound(n));
+    if (!buf)
+        return fputs("null", f) < 0 ? -1 : 0;
+    size_t len = iw_json_string(buf, s, n);
+    int r = fwrite(buf, 1, len, f) == len ? 0 : -1;
+    free(buf);
+    return r;
 }

@@ -9,6 +9,7 @@
 #define IW_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Upper bound of the bytes iw_json_string() writes for an n-byte input,
  * quotes included: at most 6 bytes ("\u001f", "\udcff") per input byte. */
@@ -39,5 +40,9 @@ static inline size_t iw_text_escape_bound(size_t n)
  * other byte, including non-UTF-8 ones, as it is. No NUL is added. Returns
  * the bytes written. */
 size_t iw_text_escape(char *out, const char *s, size_t n);
+
+/* Writes the NUL-terminated s to f as a JSON string literal ("null" if
+ * memory runs out). Returns 0, or -1 when the write failed. */
+int iw_json_print(FILE *f, const char *s);
 
 #endif /* IW_JSON_H */

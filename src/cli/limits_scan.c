@@ -1,4 +1,5 @@
 /* limits_scan.c: counting inotify instances and watches in /proc. */
+#include "procfs.h"
 #include "limits_scan.h"
 
 #include <ctype.h>
@@ -12,43 +13,10 @@
 
 #define PF_KTHREAD 0x00200000u /* include/linux/sched.h */
 
-static int is_number(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return 0;
-    return 1;
-}
-
-/* Reads up to cap-1 bytes of dirfd/path and NUL-terminates them. Returns the
- * length or -1. */
-static ssize_t read_small(int dirfd, const char *path, char *buf, size_t cap)
-{
-    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = 0;
-    ssize_t n;
-    while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            close(fd);
-            return -1;
-        }
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return (ssize_t)len;
-}
-
 static long long read_sysctl(const char *path)
 {
     char buf[64];
-    if (read_small(AT_FDCWD, path, buf, sizeof(buf)) <= 0)
+    if (iw_read_small(AT_FDCWD, path, buf, sizeof(buf)) <= 0)
         return -1;
     char *end;
     errno = 0;
@@ -79,7 +47,7 @@ static void read_limits(struct iw_inotify_limits *l)
 static int is_kernel_thread(int pidfd)
 {
     char buf[512];
-    if (read_small(pidfd, "stat", buf, sizeof(buf)) <= 0)
+    if (iw_read_small(pidfd, "stat", buf, sizeof(buf)) <= 0)
         return 0;
     char *p = strrchr(buf, ')');
     unsigned flags;
@@ -135,7 +103,7 @@ static int count_inotify(int pidfd, unsigned long *ret_instances, unsigned long 
     int infofd = -1; /* fdinfo, opened for the first inotify fd found */
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (!is_number(e->d_name) || !is_inotify(dirfd(d), e->d_name))
+        if (!iw_is_number(e->d_name) || !is_inotify(dirfd(d), e->d_name))
             continue;
         if (infofd < 0)
             infofd = openat(pidfd, "fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -152,7 +120,7 @@ static int count_inotify(int pidfd, unsigned long *ret_instances, unsigned long 
 static int read_uid(int pidfd, uid_t *ret)
 {
     char buf[4096];
-    if (read_small(pidfd, "status", buf, sizeof(buf)) <= 0)
+    if (iw_read_small(pidfd, "status", buf, sizeof(buf)) <= 0)
         return -1;
     const char *p = strstr(buf, "\nUid:");
     unsigned long real, eff;
@@ -177,7 +145,7 @@ static size_t utf8_boundary(const char *s, size_t len, size_t full)
 static char *read_command(int pidfd)
 {
     char buf[IW_COMMAND_MAX + 2];
-    ssize_t n = read_small(pidfd, "cmdline", buf, sizeof(buf));
+    ssize_t n = iw_read_small(pidfd, "cmdline", buf, sizeof(buf));
     if (n > 0) {
         size_t len = utf8_boundary(buf, n > IW_COMMAND_MAX ? IW_COMMAND_MAX : (size_t)n, (size_t)n);
         while (len > 0 && buf[len - 1] == '\0')
@@ -190,7 +158,7 @@ static char *read_command(int pidfd)
             return strdup(buf);
     }
     char comm[64];
-    n = read_small(pidfd, "comm", comm, sizeof(comm));
+    n = iw_read_small(pidfd, "comm", comm, sizeof(comm));
     if (n > 0 && comm[n - 1] == '\n')
         comm[--n] = '\0';
     snprintf(buf, sizeof(buf), "[%s]", n > 0 ? comm : "?");
@@ -248,7 +216,7 @@ int iw_inotify_scan(struct iw_inotify_usage *u)
     struct dirent *e;
     int r = 0;
     while (r == 0 && (e = readdir(d)))
-        if (is_number(e->d_name))
+        if (iw_is_number(e->d_name))
             r = scan_process(u, dirfd(d), e->d_name);
     closedir(d);
     return r;

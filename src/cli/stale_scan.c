@@ -1,4 +1,5 @@
 /* stale_scan.c: finding open files that were deleted or replaced, in /proc. */
+#include "procfs.h"
 #include "stale_scan.h"
 
 #include <ctype.h>
@@ -33,39 +34,6 @@ struct proc_scan {
     char comm[64];
 };
 
-static int is_number(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return 0;
-    return 1;
-}
-
-/* Reads up to cap-1 bytes of dirfd/name, NUL-terminated. Returns the
- * length, or -1. */
-static ssize_t read_small(int dirfd, const char *name, char *buf, size_t cap)
-{
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = 0;
-    ssize_t n;
-    while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            close(fd);
-            return -1;
-        }
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return (ssize_t)len;
-}
-
 /* Kernel threads hold no files, and exiting processes and zombies have
  * closed theirs; their fd directories refuse even root (no mm to check
  * access against), so they must not be counted as processes we could not
@@ -73,7 +41,7 @@ static ssize_t read_small(int dirfd, const char *name, char *buf, size_t cap)
 static int holds_no_files(int pidfd)
 {
     char buf[512];
-    if (read_small(pidfd, "stat", buf, sizeof(buf)) <= 0)
+    if (iw_read_small(pidfd, "stat", buf, sizeof(buf)) <= 0)
         return 1; /* gone */
     /* comm, in parentheses, may hold spaces and ')': the last ')' ends it. */
     const char *p = strrchr(buf, ')');
@@ -88,7 +56,7 @@ static int holds_no_files(int pidfd)
 
 static void read_comm(struct proc_scan *ps)
 {
-    ssize_t n = read_small(ps->pidfd, "comm", ps->comm, sizeof(ps->comm));
+    ssize_t n = iw_read_small(ps->pidfd, "comm", ps->comm, sizeof(ps->comm));
     if (n > 0 && ps->comm[n - 1] == '\n')
         ps->comm[--n] = '\0';
     if (n <= 0)
@@ -102,7 +70,7 @@ static int read_fdinfo(int infodir, const char *name, long long *ret_pos, unsign
                        unsigned long long *ret_ino)
 {
     char buf[1024];
-    if (read_small(infodir, name, buf, sizeof(buf)) <= 0)
+    if (iw_read_small(infodir, name, buf, sizeof(buf)) <= 0)
         return -1;
     const char *p = strstr(buf, "pos:");
     const char *f = strstr(buf, "flags:");
@@ -268,7 +236,7 @@ static int scan_fds(struct iw_stale_list *l, struct proc_scan *ps)
     struct dirent *e;
     int r = 0;
     while (r == 0 && (e = readdir(d)))
-        if (is_number(e->d_name))
+        if (iw_is_number(e->d_name))
             r = scan_fd(l, ps, e->d_name);
     closedir(d);
     return r;
@@ -343,7 +311,7 @@ int iw_stale_scan(struct iw_stale_list *l, pid_t pid)
     }
     struct dirent *e;
     while (r == 0 && (e = readdir(d)))
-        if (is_number(e->d_name))
+        if (iw_is_number(e->d_name))
             r = scan_process(l, dirfd(d), e->d_name, 0);
     closedir(d);
     return r;
