@@ -29,6 +29,7 @@ install: all
 
 bench: all
 	@bench/run $(BUILD)
+	@bench/extra $(BUILD)
 
 clean:
 	rm -rf build build-sanitize
