@@ -90,19 +90,6 @@ static int parse_args(int argc, char **argv, struct follow_start *how)
     return 0;
 }
 
-static int setup_signals(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-        return -errno;
-    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    return fd < 0 ? -errno : fd;
-}
-
 static void on_file_event(struct follow_file *f, uint32_t mask)
 {
     if (mask & IN_MODIFY)
@@ -284,7 +271,7 @@ static int start_files(struct follow *fw, const struct follow_start *how)
 
 static int follow_files(struct follow *fw, const struct follow_start *how)
 {
-    int sigfd = setup_signals();
+    int sigfd = iw_stop_signalfd();
     if (sigfd < 0) {
         iw_complain("follow: signalfd: %s", strerror(-sigfd));
         return IW_EXIT_FATAL;

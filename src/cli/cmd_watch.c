@@ -178,19 +178,6 @@ static void complain_fatal(const char *path, int err, const inowatch *w)
     iw_complain_watch("", path ? path : "?", err, w);
 }
 
-static int setup_signals(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-        return -errno;
-    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    return fd < 0 ? -errno : fd;
-}
-
 static int flush_or_complain(struct iw_out *out)
 {
     int r = iw_out_flush(out);
@@ -240,7 +227,7 @@ static int run_loop(inowatch *w, struct iw_out *out, int sigfd)
 
 static int start(struct watch_args *a)
 {
-    int sigfd = setup_signals();
+    int sigfd = iw_stop_signalfd();
     if (sigfd < 0) {
         iw_complain("signalfd: %s", strerror(-sigfd));
         return IW_EXIT_FATAL;

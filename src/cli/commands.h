@@ -24,6 +24,10 @@ void iw_complain_watch(const char *cmd, const char *path, int err, const inowatc
 /* inowatch_new() failed with err: names the instance limit when it was. */
 void iw_complain_new(const char *cmd, int err);
 
+/* Blocks SIGINT, SIGTERM and SIGHUP and returns a signalfd that reads
+ * them, or a negative errno. */
+int iw_stop_signalfd(void);
+
 /* A bad option for command cmd, from getopt's return c ('?' or ':'). */
 void iw_complain_option(const char *cmd, int c, char **argv);
 
