@@ -33,6 +33,7 @@ struct inowatch_writer {
     int dir_wd;    /* watch on the directory, for the name */
     unsigned mode; /* for re-creation */
     unsigned long reopens;
+    int must_check; /* a reopen failed: check again before the next write */
     char *path;
     const char *name; /* the last component of path */
 };
@@ -149,14 +150,19 @@ long inowatch_writer_write(inowatch_writer *wr, const void *buf, size_t len)
 {
     if (!wr)
         return -EINVAL;
-    if (path_may_have_changed(wr) && !still_ours(wr)) {
+    /* The events that said so are consumed by the check: after a failed
+     * reopen (its directory gone, say) the next write must try again
+     * rather than fall back into the old inode. */
+    if ((path_may_have_changed(wr) || wr->must_check) && !still_ours(wr)) {
         int r = watch_dir(wr); /* the directory may be another one now */
         if (r == 0)
             r = open_and_watch(wr);
+        wr->must_check = r < 0;
         if (r < 0)
             return r;
         wr->reopens++;
     }
+    wr->must_check = 0;
     for (;;) {
         ssize_t n = write(wr->fd, buf, len);
         if (n >= 0)

@@ -93,6 +93,32 @@ static void test_rotations(struct iw_check *t, const char *dir)
     inowatch_writer_close(wr);
 }
 
+/* The directory renamed away and not made again: the write fails, and
+ * keeps failing (never falls back into the old inode) until the directory
+ * is back. */
+static void test_failed_reopen(struct iw_check *t, const char *dir)
+{
+    char sub[256], moved[256], log[300], old[300];
+    snprintf(sub, sizeof(sub), "%s/gone", dir);
+    snprintf(moved, sizeof(moved), "%s/gone.old", dir);
+    snprintf(log, sizeof(log), "%s/x.log", sub);
+    snprintf(old, sizeof(old), "%s/x.log", moved);
+    mkdir(sub, 0755);
+    inowatch_writer *wr = NULL;
+    CHECK_EQ(inowatch_writer_open(&wr, log, 0644), 0);
+    if (!wr)
+        return;
+    put(t, wr, "1\n");
+    CHECK_EQ(rename(sub, moved), 0);
+    CHECK(inowatch_writer_write(wr, "2\n", 2) < 0);
+    CHECK(inowatch_writer_write(wr, "3\n", 2) < 0);
+    file_is(t, old, "1\n");
+    mkdir(sub, 0755);
+    put(t, wr, "4\n");
+    file_is(t, log, "4\n");
+    inowatch_writer_close(wr);
+}
+
 static void test_errors(struct iw_check *t, const char *dir)
 {
     inowatch_writer *wr = NULL;
@@ -111,6 +137,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 1;
     test_rotations(&t, dir);
+    test_failed_reopen(&t, dir);
     test_errors(&t, dir);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
