@@ -305,10 +305,7 @@ static int parse_args(int argc, char **argv, int *ret_json)
             fputs(limits_usage, stdout);
             return 1;
         } else {
-            /* optopt holds a bad short option; a bad long one is argv's. */
-            char opt[3] = {'-', (char)optopt, '\0'};
-            iw_complain("limits: unknown option '%s' (try 'inowatch limits --help')",
-                        optopt > 0 ? opt : argv[optind - 1]);
+            iw_complain_option("limits", c, argv);
             return -1;
         }
     }
