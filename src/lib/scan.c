@@ -319,8 +319,17 @@ static int scan_dir(inowatch *w, struct iw_dir *d, int parent_fd, enum iw_scan_m
      * stable while we descend. */
     for (uint32_t i = 0; i < d->cap && r >= 0; i++) {
         struct iw_dir *c = d->slots[i] ? iw_as_dir(d->slots[i]) : NULL;
-        if (c && c->node.type == INOWATCH_TYPE_DIR)
-            r = scan_dir(w, c, fd, mode, depth + 1);
+        if (!c || c->node.type != INOWATCH_TYPE_DIR)
+            continue;
+        r = scan_dir(w, c, fd, mode, depth + 1);
+        /* Listed, then gone before it could be opened: renamed or deleted
+         * in between. The event saying which is queued on d's watch; until
+         * it is applied, c is a directory nobody has read. It waits on the
+         * pending list, to be read at its new path (or dropped with its
+         * delete); left unlisted, whatever it holds would never be
+         * reported. */
+        if (r == IW_SCAN_GONE)
+            r = iw_list_add(&w->pending, &c->node);
     }
     if (fd >= 0)
         close(fd);

@@ -311,6 +311,33 @@ class FaultCases(FaultTestCase):
 
     # ---- fstatat -----------------------------------------------------------
 
+    def test_openat_enoent_listed_subdir(self):
+        """A directory found by a listing that is gone when it is opened (a
+        rename or delete raced the scan; here the shim makes the open say
+        ENOENT) must still be read later: its contents are reported, and
+        changes inside it after that too. This was an intermittent loss
+        under floods: a directory created with a subtree and renamed while
+        its parent was being scanned came out empty."""
+        root = self.mktree(TREE)
+        # A long latency, so that `racy` exists when `new` is listed and is
+        # reached by that listing (openat from new's fd), not by its own
+        # create event.
+        r = self.start([root], "openat:nth=1:ENOENT:path=racy:arm=write",
+                       extra_args=["--latency", "300"])
+        self.assertTrue(r.wait_ready(), r.describe())
+        inner = os.path.join(root, "new", "racy", "inner")
+        os.makedirs(inner)
+        open(os.path.join(inner, "early"), "w").close()
+        self.assertTrue(r.wait_path("create", os.path.join(inner, "early")), r.describe())
+        self.assert_fired(r, "openat")
+        late = os.path.join(inner, "late")
+        open(late, "w").close()
+        self.assertTrue(r.wait_path("create", late), r.describe())
+        want = {k: v for k, v in disk_tree(root).items() if "/new" in k}
+        got = {k: v for k, v in replay(r.events, {}).items() if "/new" in k}
+        self.assertEqual(tree_diff(want, got), [], r.describe())
+        self.assert_went_on(r)
+
     def test_fstatat_fails_on_create(self):
         """lstat of a created entry fails once: the create is still
         reported, and the end-of-batch check corrects a wrong guess of its
