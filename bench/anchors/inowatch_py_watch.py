@@ -1,0 +1,41 @@
+#!/usr/bin/python3
+"""Recursive watch with the inowatch Python module (inowatch.Watcher),
+printing each event: "kind<TAB>path", "rename<TAB>from<TAB>path",
+"overflow".
+
+usage: PYTHONPATH=BUILD/python inowatch_py_watch.py DIR
+Prints "ready" once the constructor returned (every watch is in place then).
+The Watcher's defaults: every kind, 10 ms latency (as `inowatch watch`).
+Like the pyinotify and watchdog scripts, one formatted write per event."""
+import signal
+import sys
+
+import inowatch
+
+root = sys.argv[1]
+out = sys.stdout
+
+
+def stop(signum, frame):
+    raise KeyboardInterrupt  # out of the blocked read (it runs signal handlers)
+
+
+signal.signal(signal.SIGTERM, stop)
+w = inowatch.Watcher(root)
+out.write("ready\n")
+out.flush()
+try:
+    for batch in w:
+        for ev in batch:
+            kind = ev.kind
+            if kind == "overflow":
+                out.write("overflow\n")
+                out.flush()
+            elif kind == "rename":
+                out.write("%s\t%s\t%s\n" % (kind, ev.from_path, ev.path))
+            else:
+                out.write("%s\t%s\n" % (kind, ev.path))
+except KeyboardInterrupt:
+    pass
+w.close()
+out.flush()
