@@ -94,6 +94,26 @@ struct inowatch_event {
     size_t from_len;
 };
 
+/* Where the events come from (struct inowatch_options.backend).
+ *
+ * INOWATCH_BACKEND_INOTIFY (the default): one inotify watch per directory.
+ *   Works for every user; a tree needs as many watches as directories,
+ *   counted against fs.inotify.max_user_watches.
+ * INOWATCH_BACKEND_FANOTIFY: one fanotify mark per filesystem
+ *   (FAN_MARK_FILESYSTEM, FAN_REPORT_DFID_NAME, FAN_RENAME), directories
+ *   known by their file handles: no per-directory kernel state and no
+ *   watch limit. Needs Linux 5.17 and CAP_SYS_ADMIN; inowatch_new() fails
+ *   with -EPERM without the capability, -EINVAL or -ENOSYS on older
+ *   kernels, and inowatch_add() with -ENODEV, -EOPNOTSUPP or -EXDEV for a
+ *   filesystem that cannot report file handles.
+ * INOWATCH_BACKEND_AUTO: fanotify when inowatch_new() can have it, else
+ *   inotify, without an error. inowatch_backend() says which. */
+enum inowatch_backend {
+    INOWATCH_BACKEND_INOTIFY = 0,
+    INOWATCH_BACKEND_FANOTIFY = 1,
+    INOWATCH_BACKEND_AUTO = 2,
+};
+
 #define INOWATCH_LATENCY_NONE (-1)
 #define INOWATCH_LATENCY_DEFAULT_MS 10
 
@@ -119,12 +139,19 @@ struct inowatch_options {
      * the default (64 KiB). */
     int latency_ms;
     size_t threshold_bytes;
+    /* enum inowatch_backend; 0 is inotify. */
+    int backend;
 };
 
-/* Creates a watcher with its own inotify instance. Fails with -EMFILE when
- * the per-user limit of inotify instances is reached (fatal), -ENOMEM,
- * -EINVAL for a bad exclude pattern. */
+/* Creates a watcher with its own inotify (or fanotify) instance. Fails
+ * with -EMFILE when the per-user limit of instances is reached (fatal),
+ * -ENOMEM, -EINVAL for a bad exclude pattern or backend, and for
+ * INOWATCH_BACKEND_FANOTIFY with the errors listed with the backends. */
 INOWATCH_API int inowatch_new(inowatch **ret, const struct inowatch_options *options);
+
+/* The backend in use: INOWATCH_BACKEND_INOTIFY or INOWATCH_BACKEND_FANOTIFY
+ * (what INOWATCH_BACKEND_AUTO chose); -EINVAL for NULL. */
+INOWATCH_API int inowatch_backend(const inowatch *w);
 
 /* Stops watching and frees everything, including the fd. NULL is fine. */
 INOWATCH_API void inowatch_free(inowatch *w);

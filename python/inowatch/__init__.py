@@ -56,7 +56,8 @@ __all__ = ["Watcher", "Event", "Inotify", "InotifyEvent", "KINDS", "TYPES"] + _I
 
 
 class Watcher(_inowatch.Watcher):
-    """Watcher(paths, exclude=(), *, recursive=True, latency=None, events=None, threshold=None)
+    """Watcher(paths, exclude=(), *, recursive=True, latency=None, events=None, threshold=None,
+            backend="inotify")
 
     Watches ``paths`` (one path or an iterable of them: directories,
     recursively unless ``recursive=False``, or single files; str, bytes or
@@ -82,6 +83,11 @@ class Watcher(_inowatch.Watcher):
     events
         The kinds to report, e.g. ``("create", "delete")``; None: all.
         "overflow" and "error" are always reported.
+    backend
+        "inotify" (a kernel watch per directory), "fanotify" (one mark per
+        filesystem, no watch limit; needs root and Linux 5.17, else
+        PermissionError or OSError), or "auto" (fanotify when permitted).
+        The ``backend`` attribute says which is in use.
 
     Reading: ``read(timeout=None)`` returns one batch (a list of Event);
     iterating yields batches until the watcher is closed or every root is

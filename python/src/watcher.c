@@ -333,13 +333,33 @@ static int parse_events(PyObject *events, unsigned *ret)
     return 0;
 }
 
+/* "inotify", "fanotify" or "auto" -> enum inowatch_backend, or -1 with
+ * ValueError set. */
+static int parse_backend(const char *name)
+{
+    static const char *const names[] = {"inotify", "fanotify", "auto"};
+    static const enum inowatch_backend backends[] = {
+        INOWATCH_BACKEND_INOTIFY, INOWATCH_BACKEND_FANOTIFY, INOWATCH_BACKEND_AUTO};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0)
+            return (int)backends[i];
+    PyErr_Format(PyExc_ValueError, "backend must be 'inotify', 'fanotify' or 'auto', not '%s'",
+                 name);
+    return -1;
+}
+
 static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"paths", "exclude", "recursive", "latency", "events", "threshold", NULL};
+    static char *kwlist[] = {"paths",  "exclude",   "recursive", "latency",
+                             "events", "threshold", "backend",   NULL};
     PyObject *paths, *exclude = NULL, *latency = Py_None, *events = Py_None, *threshold = Py_None;
+    const char *backend_name = "inotify";
     int recursive = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O$pOOO:Watcher", kwlist, &paths, &exclude,
-                                     &recursive, &latency, &events, &threshold))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O$pOOOs:Watcher", kwlist, &paths, &exclude,
+                                     &recursive, &latency, &events, &threshold, &backend_name))
+        return -1;
+    int backend = parse_backend(backend_name);
+    if (backend < 0)
         return -1;
     if (self->w || self->reading) {
         PyErr_SetString(PyExc_RuntimeError, "Watcher.__init__() called twice");
@@ -377,6 +397,7 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds)
     opts.exclude = ex;
     opts.events = mask;
     opts.latency_ms = INOWATCH_LATENCY_NONE; /* this file coalesces: see the top */
+    opts.backend = backend;
     inowatch *w = NULL;
     int r = inowatch_new(&w, &opts); /* copies the patterns */
     PyMem_Free(ex);
@@ -697,6 +718,17 @@ static PyObject *Watcher_get_latency(WatcherObject *self, void *closure)
     return PyFloat_FromDouble(self->latency_ms < 0 ? 0.0 : self->latency_ms / 1000.0);
 }
 
+static PyObject *Watcher_get_backend(WatcherObject *self, void *closure)
+{
+    (void)closure;
+    if (!self->w) {
+        PyErr_SetString(PyExc_ValueError, "I/O operation on closed Watcher");
+        return NULL;
+    }
+    return PyUnicode_FromString(inowatch_backend(self->w) == INOWATCH_BACKEND_FANOTIFY ? "fanotify"
+                                                                                     : "inotify");
+}
+
 static PyObject *Watcher_get_threshold(WatcherObject *self, void *closure)
 {
     (void)closure;
@@ -725,11 +757,14 @@ static PyGetSetDef Watcher_getset[] = {
      "Seconds a batch may be held for the kernel to coalesce (0.0: none).", NULL},
     {"threshold", (getter)Watcher_get_threshold, NULL,
      "Queued bytes that end the latency wait early.", NULL},
+    {"backend", (getter)Watcher_get_backend, NULL,
+     "The backend in use: 'inotify' or 'fanotify' (what backend='auto' chose).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 PyDoc_STRVAR(Watcher_doc,
-"Watcher(paths, exclude=(), *, recursive=True, latency=None, events=None, threshold=None)\n\n"
+"Watcher(paths, exclude=(), *, recursive=True, latency=None, events=None, threshold=None,\n"
+"        backend='inotify')\n\n"
 "Watches directory trees (or single files) through libinowatch. See the\n"
 "inowatch package for the full description.");
 

@@ -28,6 +28,9 @@ static const char watch_usage[] =
     "  --no-recursive      watch the directories given, not their subdirectories\n"
     "  --latency MS        hold events up to MS milliseconds to batch and\n"
     "                      coalesce them (default 10; 0: report as soon as read)\n"
+    "  --backend NAME      inotify (default: a watch per directory), fanotify\n"
+    "                      (a mark per filesystem: no watch limit; root, Linux\n"
+    "                      5.17+), or auto (fanotify when permitted, else inotify)\n"
     "  -h, --help          this help\n"
     "\n"
     "Exit status: 0 after SIGINT/SIGTERM/SIGHUP or when no root is left, 1 for a fatal\n"
@@ -67,6 +70,23 @@ static int parse_kinds(const char *list, unsigned *ret)
     return 0;
 }
 
+static int parse_backend(const char *name, int *ret)
+{
+    static const struct {
+        const char *name;
+        enum inowatch_backend backend;
+    } names[] = {{"inotify", INOWATCH_BACKEND_INOTIFY},
+                 {"fanotify", INOWATCH_BACKEND_FANOTIFY},
+                 {"auto", INOWATCH_BACKEND_AUTO}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(name, names[i].name) == 0) {
+            *ret = (int)names[i].backend;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static int add_exclude(struct watch_args *a, const char *pattern)
 {
     if (inowatch_check_pattern(pattern) < 0) {
@@ -89,13 +109,14 @@ static int add_exclude(struct watch_args *a, const char *pattern)
 /* Returns 0 to run, 1 when --help was shown, -1 for a usage error. */
 static int parse_args(int argc, char **argv, struct watch_args *a)
 {
-    enum { OPT_JSON = 256, OPT_NO_RECURSIVE, OPT_LATENCY };
+    enum { OPT_JSON = 256, OPT_NO_RECURSIVE, OPT_LATENCY, OPT_BACKEND };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"exclude", required_argument, NULL, 'x'},
         {"event", required_argument, NULL, 'e'},
         {"no-recursive", no_argument, NULL, OPT_NO_RECURSIVE},
         {"latency", required_argument, NULL, OPT_LATENCY},
+        {"backend", required_argument, NULL, OPT_BACKEND},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -119,6 +140,12 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
                 return -1;
             }
             a->opts.latency_ms = ms == 0 ? INOWATCH_LATENCY_NONE : (int)ms;
+            break;
+        case OPT_BACKEND:
+            if (parse_backend(optarg, &a->opts.backend) < 0) {
+                iw_complain("--backend '%s': expected inotify, fanotify or auto", optarg);
+                return -1;
+            }
             break;
         case 'x':
             if (add_exclude(a, optarg) < 0)
@@ -234,6 +261,14 @@ static int start(struct watch_args *a)
     }
     inowatch *w = NULL;
     int r = inowatch_new(&w, &a->opts);
+    if (r < 0 && a->opts.backend == INOWATCH_BACKEND_FANOTIFY) {
+        iw_complain("cannot start watching with fanotify: %s (%s; try --backend auto)",
+                    strerror(-r),
+                    r == -EPERM ? "it needs CAP_SYS_ADMIN, e.g. root"
+                                : "it needs Linux 5.17 with fanotify enabled");
+        close(sigfd);
+        return IW_EXIT_USAGE;
+    }
     if (r < 0) {
         iw_complain_new("", r);
         close(sigfd);
@@ -268,9 +303,14 @@ static int start(struct watch_args *a)
     } else {
         struct inowatch_stats st;
         inowatch_stats(w, &st);
-        fprintf(stderr, "inowatch: ready: %zu watch%s, %zu entries, %.1f MiB model\n",
-                st.watches, st.watches == 1 ? "" : "es", st.dirs + st.files,
-                (double)st.model_bytes / (1024 * 1024));
+        if (inowatch_backend(w) == INOWATCH_BACKEND_FANOTIFY)
+            fprintf(stderr, "inowatch: ready (fanotify): %zu director%s known, %zu entries, "
+                    "%.1f MiB model\n", st.watches, st.watches == 1 ? "y" : "ies",
+                    st.dirs + st.files, (double)st.model_bytes / (1024 * 1024));
+        else
+            fprintf(stderr, "inowatch: ready: %zu watch%s, %zu entries, %.1f MiB model\n",
+                    st.watches, st.watches == 1 ? "" : "es", st.dirs + st.files,
+                    (double)st.model_bytes / (1024 * 1024));
     }
     status = flush_or_complain(&out) < 0 ? IW_EXIT_FATAL : run_loop(w, &out, sigfd);
 done_out:

@@ -7,10 +7,14 @@
  *              coalescing, and inowatch_next()
  *   scan.c     reading directories (getdents64) into the model, for roots,
  *              new directories and rescans after an overflow
- *   apply.c    turning one read of kernel events into model changes and
- *              events: rename pairing, duplicate suppression
- *   backend_inotify.c  the kernel interface (the only file that includes
- *              <sys/inotify.h> for syscalls)
+ *   rules.c    how the model follows an entry event (create, delete,
+ *              move, change), whichever backend decoded it: duplicate
+ *              suppression, replace and exchange, moves in and out
+ *   backend.c  the kernel queue: wait, coalesce, read; picks the backend
+ *   backend_inotify.c, decode_inotify.c   one watch per directory; events
+ *              by wd, renames paired by cookie
+ *   backend_fanotify.c, decode_fanotify.c one mark per filesystem;
+ *              directories known by file handle, renames whole
  *   watcher.c  the public entry points: new/free/add/read/next
  *   errors.c   error words, limits, kind and type names
  */
@@ -125,8 +129,12 @@ struct iw_batch {
 
 /* ---- the watcher -------------------------------------------------------- */
 
+struct iw_fanotify; /* backend_fanotify.c */
+
 struct inowatch {
     int fd;
+    enum inowatch_backend backend; /* never AUTO once created */
+    struct iw_fanotify *fan;       /* fanotify's handles and marks */
     unsigned events_wanted; /* enum inowatch_kind bits */
     int no_recursive;
     int latency_ms;
@@ -162,6 +170,11 @@ struct inowatch {
     size_t relbuf_cap;
     struct iw_node **gone; /* entries a scan did not find again */
     size_t gone_cap;
+    /* Names to check against the disk at the end of the batch, as
+     * [int wd][uint8_t len][name]: fanotify events that may have been
+     * merged out of order (decode_fanotify.c). */
+    char *settle;
+    size_t settle_len, settle_cap;
 
     /* How long to wait for the second half of a rename whose first half
      * ended a read: rename() queues it microseconds later, but the renaming
@@ -240,18 +253,44 @@ IW_HIDDEN int iw_scan_pending(inowatch *w);
 IW_HIDDEN int iw_verify_renamed(inowatch *w);
 IW_HIDDEN int iw_rescan_all(inowatch *w);
 
-/* apply.c */
-IW_HIDDEN int iw_apply_buffer(inowatch *w);
+/* rules.c: the model's answer to each kind of entry event */
+IW_HIDDEN int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir);
+IW_HIDDEN int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len);
+IW_HIDDEN int iw_rule_move(inowatch *w, struct iw_dir *from, const char *fname, size_t flen,
+                           struct iw_dir *to, const char *tname, size_t tlen, int isdir);
+IW_HIDDEN int iw_rule_change(inowatch *w, struct iw_dir *d, const char *name, size_t len,
+                             int modify);
+IW_HIDDEN int iw_rule_file_root(inowatch *w, struct iw_dir *root, int modify, int attrib,
+                                int only_data);
+IW_HIDDEN int iw_rule_root_gone(inowatch *w, struct iw_dir *root);
+IW_HIDDEN int iw_rule_overflow(inowatch *w);
+IW_HIDDEN int iw_rule_settle(inowatch *w, struct iw_dir *d, const char *name, size_t len,
+                             const struct stat *st);
 IW_HIDDEN int iw_root_check(inowatch *w, struct iw_node *n);
 
-/* backend_inotify.c */
-IW_HIDDEN int iw_backend_init(void);
+/* backend.c: the queue (wait, coalesce, read) and the choice of backend */
+IW_HIDDEN int iw_backend_init(inowatch *w, enum inowatch_backend which);
 IW_HIDDEN int iw_backend_watch_fd(inowatch *w, int fd, int is_dir);
 IW_HIDDEN void iw_backend_unwatch(inowatch *w, int wd);
 IW_HIDDEN int iw_backend_wait(inowatch *w, int timeout_ms);
 IW_HIDDEN void iw_backend_coalesce(inowatch *w);
 IW_HIDDEN int iw_backend_read(inowatch *w, int wait_ms);
 IW_HIDDEN int iw_backend_read_more(inowatch *w, int wait_ms);
+IW_HIDDEN int iw_apply_buffer(inowatch *w);
+
+/* backend_inotify.c, decode_inotify.c */
+IW_HIDDEN int iw_inotify_init(void);
+IW_HIDDEN int iw_inotify_watch_fd(inowatch *w, int fd, int is_dir);
+IW_HIDDEN void iw_inotify_unwatch(inowatch *w, int wd);
+IW_HIDDEN int iw_inotify_apply_buffer(inowatch *w);
+
+/* backend_fanotify.c, decode_fanotify.c */
+IW_HIDDEN int iw_fanotify_init(inowatch *w);
+IW_HIDDEN void iw_fanotify_free(inowatch *w);
+IW_HIDDEN int iw_fanotify_watch_fd(inowatch *w, int fd, int is_dir);
+IW_HIDDEN void iw_fanotify_unwatch(inowatch *w, int wd);
+IW_HIDDEN int iw_fanotify_wd(const inowatch *w, const void *fsid, const void *fh);
+IW_HIDDEN int iw_fanotify_apply_buffer(inowatch *w);
 
 /* growth helper: makes room for one more element of size elem in *arr */
 IW_HIDDEN int iw_grow(void *arrp, size_t *cap, size_t need, size_t elem);

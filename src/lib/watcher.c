@@ -47,7 +47,11 @@ int inowatch_new(inowatch **ret, const struct inowatch_options *options)
     w->pair_wait_ms = IW_PAIR_WAIT_MS;
     w->pending.flag = IW_NODE_PENDING;
     w->verify.flag = IW_NODE_VERIFY;
-    r = iw_backend_init();
+    if (o->backend < INOWATCH_BACKEND_INOTIFY || o->backend > INOWATCH_BACKEND_AUTO) {
+        r = -EINVAL;
+        goto fail;
+    }
+    r = iw_backend_init(w, (enum inowatch_backend)o->backend);
     if (r < 0)
         goto fail;
     w->fd = r;
@@ -78,8 +82,15 @@ void inowatch_free(inowatch *w)
     free(w->scratch);
     free(w->relbuf);
     free(w->gone);
+    free(w->settle);
+    iw_fanotify_free(w);
     iw_excludes_free(w->excludes);
     free(w);
+}
+
+int inowatch_backend(const inowatch *w)
+{
+    return w ? (int)w->backend : -EINVAL;
 }
 
 int inowatch_fd(const inowatch *w)

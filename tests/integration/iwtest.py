@@ -62,6 +62,11 @@ def _die_with_parent():
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+# The suite runs once per backend: INOWATCH_BACKEND=fanotify makes every
+# watcher started here use it (ctest's integration.fanotify.* tests).
+BACKEND = os.environ.get("INOWATCH_BACKEND", "inotify")
+
+
 def binary():
     path = os.environ.get("INOWATCH") or os.path.join(HERE, "..", "..", "build", "inowatch")
     return os.path.abspath(path)
@@ -410,6 +415,10 @@ class Watcher:
         self.cwd = cwd
         self.json_mode = json_mode
         argv = list(prefix) + [exe or binary(), "watch"]
+        if BACKEND != "inotify":
+            # Run as another user (prefix: setpriv), fanotify is refused:
+            # then auto, which must fall back to inotify without a word.
+            argv += ["--backend", "auto" if prefix else BACKEND]
         if json_mode:
             argv.append("--json")
         if latency is not None:
@@ -695,9 +704,9 @@ def run_py(code, *args, timeout=None, cwd=None):
     return p.stdout.decode(errors="replace")
 
 
-def inotify_watch_count(pid):
-    """Number of inotify watches held by process `pid` (from fdinfo), or
-    None when it has no inotify fd."""
+def _fdinfo_count(pid, link, prefix):
+    """Lines starting with `prefix` in the fdinfo of every fd of process
+    `pid` whose link is `link`, or None when it has no such fd."""
     total = None
     fddir = "/proc/%d/fd" % pid
     for fd in os.listdir(fddir):
@@ -705,11 +714,23 @@ def inotify_watch_count(pid):
             target = os.readlink(os.path.join(fddir, fd))
         except OSError:
             continue
-        if target == "anon_inode:inotify":
+        if target == link:
             with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                n = sum(1 for line in f if line.startswith("inotify wd:"))
+                n = sum(1 for line in f if line.startswith(prefix))
             total = (total or 0) + n
     return total
+
+
+def inotify_watch_count(pid):
+    """Number of inotify watches held by process `pid`, or None when it has
+    no inotify fd."""
+    return _fdinfo_count(pid, "anon_inode:inotify", "inotify wd:")
+
+
+def fanotify_mark_count(pid):
+    """Number of fanotify filesystem marks held by process `pid`, or None
+    when it has no fanotify fd."""
+    return _fdinfo_count(pid, "anon_inode:[fanotify]", "fanotify sdev:")
 
 
 def have_root():
@@ -744,6 +765,27 @@ def write(path, data=b"x", mode="wb"):
 # the TestCase base
 
 
+_fanotify_refusal = []
+
+
+def fanotify_refusal():
+    """None when `inowatch watch --backend fanotify` works here, else the
+    line it exits with (not root, an old kernel). Asked once."""
+    if not _fanotify_refusal:
+        d = tempfile.mkdtemp(prefix="inowatch-fan-")
+        try:
+            p = subprocess.Popen([binary(), "watch", "--json", "--backend", "fanotify", d],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            first = p.stdout.readline()
+            p.terminate()
+            err = p.communicate(timeout=10)[1]
+            ok = first.startswith(b'{"event":"ready"}')
+            _fanotify_refusal.append(None if ok else err.decode(errors="replace").strip())
+        finally:
+            os.rmdir(d)
+    return _fanotify_refusal[0]
+
+
 class WatchTestCase(unittest.TestCase):
     maxDiff = None
 
@@ -752,6 +794,8 @@ class WatchTestCase(unittest.TestCase):
         if not os.access(b, os.X_OK):
             self.fail("the inowatch binary %s does not exist or is not executable "
                       "(set INOWATCH)" % b)
+        if BACKEND == "fanotify" and fanotify_refusal():
+            self.skipTest("fanotify cannot be used here: %s" % fanotify_refusal())
         self.tmp = tempfile.mkdtemp(prefix="inowatch-it-", dir="/tmp")
         self.addCleanup(rmtree_force, self.tmp)
 
@@ -775,6 +819,16 @@ class WatchTestCase(unittest.TestCase):
         w = self.watch(roots, **kw)
         w.ready()
         return w, snapshot_all(w.roots, cwd=w.cwd, exclude=exclude)
+
+    def assertWatches(self, w, dirs, msg=""):
+        """inotify: one watch per watched directory, `dirs` in all. fanotify:
+        no inotify watch at all, and one mark for the one filesystem the
+        tests use, however many directories."""
+        if BACKEND == "fanotify":
+            self.assertIsNone(inotify_watch_count(w.pid), msg)
+            self.assertEqual(fanotify_mark_count(w.pid), 1, msg)
+        else:
+            self.assertEqual(inotify_watch_count(w.pid), dirs, msg)
 
     def assertConverges(self, w, initial, msg="", exclude=None, start=0, end=None):
         """The core assertion: replaying the events on the tree at `ready`

@@ -7,7 +7,7 @@ import os
 import shutil
 import unittest
 
-from iwtest import (WatchTestCase, inotify_watch_count, join, real_events, show, snapshot,
+from iwtest import (WatchTestCase, join, real_events, show, snapshot,
                     to_bytes, write)
 
 COMPONENT_PATTERNS = [".git", "*.o"]
@@ -55,7 +55,7 @@ class Excludes(WatchTestCase):
         # root, src, src/sub, build, build/keep, nested, lib, lib/build, lib/build/out,
         # gen, src/gen, src/gen/kept
         self.assertEqual(self.watched_dirs(root), 12)
-        self.assertEqual(inotify_watch_count(w.pid), 12,
+        self.assertWatches(w, 12,
                          "one watch per directory that is not excluded")
 
         n0 = w.count()
@@ -78,7 +78,7 @@ class Excludes(WatchTestCase):
         for f in ("src/d.c", "build/keep/w", "lib/build/out/k2", "new", "new/kept.c", "src/gen/kept/k"):
             self.assertIn(join(root, f), creates)
         self.assertConverges(w, initial, exclude=excluded)
-        self.assertEqual(inotify_watch_count(w.pid), self.watched_dirs(root),
+        self.assertWatches(w, self.watched_dirs(root),
                          "watches after new directories, excluded or not, appeared")
         w.stop()
 
@@ -108,7 +108,7 @@ class Excludes(WatchTestCase):
         n4 = w.sync()
         self.assertEvents(w, n3, n4, [("delete", join(root, "build/keep"), "dir")])
         self.assertConverges(w, initial, exclude=excluded)
-        self.assertEqual(inotify_watch_count(w.pid), self.watched_dirs(root))
+        self.assertWatches(w, self.watched_dirs(root))
         w.stop()
 
 

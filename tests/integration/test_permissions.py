@@ -6,8 +6,8 @@ import os
 import shutil
 import unittest
 
-from iwtest import (NOBODY, WatchTestCase, binary, join, real_events, require_root, require_tool,
-                    run_cli, show_event, to_bytes, write)
+from iwtest import (NOBODY, WatchTestCase, binary, inotify_watch_count, join, real_events,
+                    require_root, require_tool, run_cli, show_event, to_bytes, write)
 
 
 class Permissions(WatchTestCase):
@@ -93,6 +93,26 @@ class Permissions(WatchTestCase):
         self.assertTrue("ermission denied" in lines[0] or "EACCES" in lines[0],
                         "the line gives the reason: %r" % lines[0])
         self.assertNotIn(b'"ready"', r.stdout)
+
+    def test_fanotify_refused_to_nobody(self):
+        """fanotify's filesystem marks need CAP_SYS_ADMIN: asked for by
+        nobody, it is one line naming the reason and exit 2; auto quietly
+        takes inotify and works."""
+        root = self.mkroot()
+        r = run_cli(self, ["watch", "--json", "--backend", "fanotify", root], prefix=NOBODY,
+                    exe=self.exe)
+        self.assertEqual(r.returncode, 2, r)
+        lines = r.stderr.decode(errors="replace").strip().splitlines()
+        self.assertEqual(len(lines), 1, "expected one line on stderr: %r" % r.stderr)
+        self.assertIn("fanotify", lines[0])
+        self.assertIn("CAP_SYS_ADMIN", lines[0])
+        self.assertNotIn(b'"ready"', r.stdout)
+        w = self.watch([root], prefix=NOBODY, exe=self.exe, args=["--backend", "auto"])
+        w.ready()
+        write(os.path.join(root, "f"))
+        w.wait_event("create", os.path.join(root, "f"))
+        self.assertIsNotNone(inotify_watch_count(w.pid), "auto fell back to inotify")
+        w.stop()
 
     def test_root_below_unsearchable_directory(self):
         outer = self.mkroot("outer")

@@ -5,7 +5,7 @@ import os
 import shutil
 import unittest
 
-from iwtest import (WatchTestCase, inotify_watch_count, join, real_events, show, show_event,
+from iwtest import (BACKEND, WatchTestCase, join, real_events, show, show_event,
                     snapshot, to_bytes, write)
 
 
@@ -143,7 +143,7 @@ class Renames(WatchTestCase):
         write(os.path.join(root, "file"))
         w, initial = self.start(root)
         dirs_in_root = sum(1 for t in snapshot(root).values() if t == "dir")
-        self.assertEqual(inotify_watch_count(w.pid), dirs_in_root,
+        self.assertWatches(w, dirs_in_root,
                          "one watch per directory at ready")
         n0 = w.count()
         os.rename(os.path.join(root, "tree"), os.path.join(outside, "tree"))
@@ -161,7 +161,7 @@ class Renames(WatchTestCase):
         self.assertEvents(w, n1, n2, [], msg="events from a tree moved out of the root: ")
         # ...and its watches are gone.
         dirs_in_root = sum(1 for t in snapshot(root).values() if t == "dir")
-        self.assertEqual(inotify_watch_count(w.pid), dirs_in_root,
+        self.assertWatches(w, dirs_in_root,
                          "watches after moving a tree out")
         # Moving it back in reports it whole again.
         os.rename(os.path.join(outside, "tree"), os.path.join(root, "back"))
@@ -264,14 +264,20 @@ class Renames(WatchTestCase):
             os.rename(os.path.join(root, "a", "in-b"), os.path.join(root, "b", "in-b"))
             os.rename(os.path.join(root, "b", "in-b"), os.path.join(root, "a", "in-b"))
         n1 = w.sync()
-        self.assertEvents(w, n0, n1, [
+        swaps = [
             ("rename", join(root, "a"), join(root, "t"), "dir"),
             ("rename", join(root, "b"), join(root, "a"), "dir"),
             ("rename", join(root, "t"), join(root, "b"), "dir"),
-        ] + [
-            ("rename", join(root, src + "/in-b"), join(root, dst + "/in-b"), "file")
-            for _ in range(20) for src, dst in (("a", "b"), ("b", "a"))
-        ])
+        ]
+        if BACKEND == "fanotify":
+            # fanotify merges a rename into an identical one still queued:
+            # the forty file renames come as fewer, the stream converges.
+            self.assertEvents(w, n0, n0 + 3, swaps)
+        else:
+            self.assertEvents(w, n0, n1, swaps + [
+                ("rename", join(root, src + "/in-b"), join(root, dst + "/in-b"), "file")
+                for _ in range(20) for src, dst in (("a", "b"), ("b", "a"))
+            ])
         self.assertConverges(w, initial)
         w.stop()
 

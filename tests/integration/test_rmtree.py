@@ -4,7 +4,7 @@ import os
 import subprocess
 import unittest
 
-from iwtest import WatchTestCase, inotify_watch_count, real_events, run_py, to_bytes
+from iwtest import WatchTestCase, real_events, run_py, to_bytes
 
 DEEP_PY = r"""
 import os, sys
@@ -36,13 +36,13 @@ class RmTree(WatchTestCase):
         self.assertFalse([e for e in evs if e["event"] in ("create", "rename")],
                          "creates or renames while only deleting")
         self.assertConverges(w, initial)
-        self.assertEqual(inotify_watch_count(w.pid), 1, "watches left after rm -rf of everything")
+        self.assertWatches(w, 1, "watches left after rm -rf of everything")
 
     def test_rm_rf_existing_deep_tree(self):
         root = self.mkroot()
         run_py(DEEP_PY, os.path.join(root, "top"), 50)
         w, initial = self.start(root)
-        self.assertEqual(inotify_watch_count(w.pid), 1 + 50 * 2 + 1)
+        self.assertWatches(w, 1 + 50 * 2 + 1)
         self.check_rm(w, initial, root, os.path.join(root, "top"))
         w.stop()
 

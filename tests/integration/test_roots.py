@@ -5,7 +5,7 @@ import os
 import shutil
 import unittest
 
-from iwtest import (WatchTestCase, inotify_watch_count, join, real_events, run_cli, show_event,
+from iwtest import (WatchTestCase, join, real_events, run_cli, show_event,
                     to_bytes, write)
 
 
@@ -130,14 +130,14 @@ class Roots(WatchTestCase):
         n1 = w.sync(b)
         self.assertEvents(w, n0, n1, [("delete", a, "dir"), ("create", join(b, "x"), "file")],
                           ignore=("modify",))
-        self.assertEqual(inotify_watch_count(w.pid), 1, "watches after a root moved away")
+        self.assertWatches(w, 1, "watches after a root moved away")
         w.stop()
 
     def test_no_recursive(self):
         root = self.mkroot()
         os.makedirs(os.path.join(root, "sub", "deeper"))
         w, initial = self.start(root, args=["--no-recursive"])
-        self.assertEqual(inotify_watch_count(w.pid), 1, "--no-recursive: one watch")
+        self.assertWatches(w, 1, "--no-recursive: one watch")
         n0 = w.count()
         write(os.path.join(root, "top"))
         write(os.path.join(root, "sub", "nested"))
@@ -150,7 +150,7 @@ class Roots(WatchTestCase):
             ("create", join(root, "newdir"), "dir"),
             ("rename", join(root, "top"), join(root, "top2"), "file"),
         ], ignore=("modify", "attrib"))
-        self.assertEqual(inotify_watch_count(w.pid), 1, "--no-recursive: still one watch")
+        self.assertWatches(w, 1, "--no-recursive: still one watch")
         w.stop()
 
     def test_nonexistent_root(self):
@@ -187,6 +187,8 @@ class Roots(WatchTestCase):
                      ["watch", "--latency", "abc", root],
                      ["watch", "--latency"],
                      ["watch", "-x"],
+                     ["watch", "--backend", "kqueue", root],
+                     ["watch", "--backend"],
                      ["no-such-command"]):
             with self.subTest(args=args):
                 r = run_cli(self, args)

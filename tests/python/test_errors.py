@@ -123,6 +123,42 @@ class WatcherErrors(TempDirTestCase):
             with self.assertRaises(ValueError):
                 w.read(float("nan"))
 
+    def test_backends(self):
+        """backend= picks inotify (the default), fanotify (root only: as
+        nobody it raises PermissionError with EPERM) or auto (fanotify
+        when permitted, inotify otherwise); .backend says which."""
+        root = self.mkroot()
+        with self.assertRaises(ValueError):
+            inowatch.Watcher(root, backend="kqueue")
+        with inowatch.Watcher(root) as w:
+            self.assertEqual(w.backend, "inotify")
+
+        def probe():
+            with inowatch.Watcher(root, backend="auto") as w:
+                chose = w.backend
+            return {"fanotify": describe(lambda: inowatch.Watcher(root, backend="fanotify")),
+                    "auto": chose}
+
+        if os.geteuid() != 0:
+            self.skipTest("fanotify needs root; the refusal is checked from root as nobody")
+        os.chmod(self.tmp, 0o755)
+        os.chmod(root, 0o755)
+        got = as_nobody(probe)
+        self.assertNotIn("child_error", got, got)
+        self.assertEqual(got["fanotify"]["class"], "PermissionError", got)
+        self.assertEqual(got["fanotify"]["errno"], errno.EPERM, got)
+        self.assertEqual(got["auto"], "inotify", got)
+        with inowatch.Watcher(root, backend="fanotify", latency=0) as w:
+            self.assertEqual(w.backend, "fanotify")
+            path = os.path.join(root, "new")
+            open(path, "w").close()
+            seen = []
+            for _ in range(50):
+                seen += [(e.kind, e.path) for e in w.read(0.1)]
+                if ("create", path) in seen:
+                    break
+            self.assertIn(("create", path), seen)
+
     def test_use_after_close(self):
         root = self.mkroot()
         w = inowatch.Watcher(root)

@@ -1,6 +1,7 @@
-/* apply.c: turns one read of kernel events into model changes and events.
+/* rules.c: how the model follows a directory-entry event, whichever
+ * backend decoded it.
  *
- * inotify events are hints about a directory's entries, and they can be
+ * Kernel events are hints about a directory's entries, and they can be
  * stale by the time they are read: the entry may have been found already by
  * a scan, replaced, or moved on. So every rule here compares the event with
  * the model (and, where they disagree, with the disk) instead of trusting
@@ -8,46 +9,16 @@
  * duplicate; a delete for an entry the model lacks is dropped; a rename
  * whose source is unknown is a create of its target. Applied in any
  * interleaving with scans, these rules leave the model equal to the disk,
- * and the events emitted describe exactly the model's changes. */
+ * and the events emitted describe exactly the model's changes. The
+ * decoders (decode_inotify.c, decode_fanotify.c) only find the directory
+ * an event is about and call these. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include "internal.h"
-
-/* How far ahead of an IN_MOVED_FROM to look for its IN_MOVED_TO. The kernel
- * queues the two back to back (fsnotify_move), but events for other
- * directories from other processes can slip in between. */
-#define IW_PAIR_LOOKAHEAD 32
-
-static struct inotify_event *event_at(const inowatch *w, size_t off)
-{
-    return (struct inotify_event *)(void *)(w->rd + off);
-}
-
-static size_t event_size(const struct inotify_event *e)
-{
-    return sizeof(*e) + e->len;
-}
-
-/* A whole, well-formed event lies at off. The kernel only writes whole
- * events padded to keep the next one aligned; anything else means the
- * buffer is corrupt, and nothing after it can be trusted. */
-static int event_ok(const inowatch *w, size_t off)
-{
-    if (off + sizeof(struct inotify_event) > w->rd_end)
-        return 0;
-    const struct inotify_event *e = event_at(w, off);
-    return e->len % _Alignof(struct inotify_event) == 0 && off + event_size(e) <= w->rd_end;
-}
-
-static size_t name_len(const struct inotify_event *e)
-{
-    return e->len ? strnlen(e->name, e->len) : 0;
-}
 
 static int emit_delete_and_remove(inowatch *w, struct iw_node *n, unsigned flags)
 {
@@ -57,7 +28,7 @@ static int emit_delete_and_remove(inowatch *w, struct iw_node *n, unsigned flags
 }
 
 /* A root that was deleted, moved away or unmounted. */
-static int root_gone(inowatch *w, struct iw_dir *root)
+int iw_rule_root_gone(inowatch *w, struct iw_dir *root)
 {
     return emit_delete_and_remove(w, &root->node, INOWATCH_FLAG_ROOT);
 }
@@ -73,13 +44,13 @@ int iw_root_check(inowatch *w, struct iw_node *n)
     struct stat st;
     if (stat(iw_name(n), &st) == 0 && st.st_ino == n->ino)
         return 0;
-    int r = root_gone(w, (struct iw_dir *)n);
+    int r = iw_rule_root_gone(w, (struct iw_dir *)n);
     return r < 0 ? r : 1;
 }
 
 /* An entry appeared in d: created, moved in, or reported again because a
  * scan already found it. */
-static int on_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir)
+int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir)
 {
     struct stat st;
     int have_st = 0;
@@ -121,7 +92,7 @@ static int on_create(inowatch *w, struct iw_dir *d, const char *name, size_t len
     return r;
 }
 
-static int on_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len)
+int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len)
 {
     struct iw_node *c = iw_child_find(d, name, len);
     return c ? emit_delete_and_remove(w, c, 0) : 0;
@@ -195,9 +166,19 @@ static int do_rename(inowatch *w, struct iw_node *src, struct iw_dir *td, const 
 {
     if (iw_entry_excluded(w, td, name, len, src->type == INOWATCH_TYPE_DIR))
         return emit_delete_and_remove(w, src, 0);
+    if (td == iw_as_dir(src) || iw_is_ancestor(src, &td->node))
+        return 0; /* the kernel refuses this; the model must not loop */
     struct iw_node *dst = iw_child_find(td, name, len);
     if (dst == src)
         return 0;
+    if (dst && iw_is_ancestor(dst, src)) {
+        /* src lies inside the entry it would replace, which no rename can
+         * do: the model is behind (a stale or reordered event). The old
+         * target goes, src with it, and the disk says what is there. */
+        int isdir = src->type == INOWATCH_TYPE_DIR;
+        int r = emit_delete_and_remove(w, dst, 0);
+        return r < 0 ? r : iw_rule_create(w, td, name, len, isdir);
+    }
     if (dst && dst->ino && dst->ino == src->ino) /* a scan saw it arrive: src is stale */
         return emit_delete_and_remove(w, src, 0);
     if (dst) {
@@ -213,8 +194,6 @@ static int do_rename(inowatch *w, struct iw_node *src, struct iw_dir *td, const 
         if (r < 0)
             return r;
     }
-    if (td == iw_as_dir(src) || iw_is_ancestor(src, &td->node))
-        return 0; /* the kernel refuses this; the model must not loop */
     size_t from_off, from_len;
     int r = iw_path_reserve(w, src, &from_off, &from_len);
     if (r < 0)
@@ -229,64 +208,12 @@ static int do_rename(inowatch *w, struct iw_node *src, struct iw_dir *td, const 
     return r;
 }
 
-/* Finds the IN_MOVED_TO that pairs with the IN_MOVED_FROM at *from_off,
- * reading more from the kernel when the read ended between the two halves.
- * Reading more may move the buffer: *from_off is updated. Returns the
- * offset of the pair, or SIZE_MAX. */
-static size_t find_pair(inowatch *w, size_t *from_off)
-{
-    uint32_t cookie = event_at(w, *from_off)->cookie;
-    size_t next = *from_off + event_size(event_at(w, *from_off));
-    int tried_more = 0;
-    for (int seen = 0; seen < IW_PAIR_LOOKAHEAD;) {
-        if (next + sizeof(struct inotify_event) > w->rd_end) {
-            if (tried_more)
-                return SIZE_MAX;
-            tried_more = 1;
-            size_t before = w->rd_start;
-            int r = iw_backend_read_more(w, w->pair_wait_ms);
-            size_t shift = before - w->rd_start;
-            *from_off -= shift;
-            next -= shift;
-            if (r <= 0)
-                return SIZE_MAX;
-            continue;
-        }
-        if (!event_ok(w, next))
-            return SIZE_MAX;
-        struct inotify_event *e = event_at(w, next);
-        if ((e->mask & IN_MOVED_TO) && e->cookie == cookie)
-            return next;
-        next += event_size(e);
-        seen++;
-    }
-    return SIZE_MAX;
-}
-
-static int on_moved_from(inowatch *w, struct iw_dir *d, size_t *off)
-{
-    size_t to_off = find_pair(w, off);
-    const struct inotify_event *from = event_at(w, *off);
-    struct iw_node *src = iw_child_find(d, from->name, name_len(from));
-    if (to_off == SIZE_MAX) /* moved out of the roots */
-        return src ? emit_delete_and_remove(w, src, 0) : 0;
-    struct inotify_event *to = event_at(w, to_off);
-    int isdir = (to->mask & IN_ISDIR) != 0;
-    to->mask = 0; /* consumed here: the main loop skips it */
-    struct iw_dir *td = iw_wd_find(&w->wds, to->wd);
-    if (!td || td->node.type != INOWATCH_TYPE_DIR)
-        return src ? emit_delete_and_remove(w, src, 0) : 0;
-    if (!src) /* the source was never known: the target is simply new */
-        return on_create(w, td, to->name, name_len(to), isdir);
-    return do_rename(w, src, td, to->name, name_len(to));
-}
-
-static int on_change(inowatch *w, struct iw_dir *d, const char *name, size_t len, uint32_t mask)
+int iw_rule_change(inowatch *w, struct iw_dir *d, const char *name, size_t len, int modify)
 {
     struct iw_node *c = iw_child_find(d, name, len);
     if (!c)
         return 0; /* excluded, or not known yet: a create will report it */
-    if (mask & IN_MODIFY)
+    if (modify)
         return c->type == INOWATCH_TYPE_DIR ? 0 : iw_emit(w, INOWATCH_MODIFY, c, 0);
     int r = iw_emit(w, INOWATCH_ATTRIB, c, 0);
     /* A directory that could not be read may have just become readable. */
@@ -299,28 +226,29 @@ static int on_change(inowatch *w, struct iw_dir *d, const char *name, size_t len
 /* A root that is a single file: its own watch reports it. When the path
  * now names another file (an editor saved by renaming over it), the watch
  * moves to the new file; when nothing is there any more, the root is gone. */
-static int file_root_event(inowatch *w, struct iw_dir *root, uint32_t mask)
+int iw_rule_file_root(inowatch *w, struct iw_dir *root, int modify, int attrib, int only_data)
 {
-    if (mask & IN_MODIFY)
-        return iw_emit(w, INOWATCH_MODIFY, &root->node, 0);
-    if (mask & IN_ATTRIB) {
-        int r = iw_emit(w, INOWATCH_ATTRIB, &root->node, 0);
-        if (r < 0)
-            return r;
-    }
+    int r = modify ? iw_emit(w, INOWATCH_MODIFY, &root->node, 0) : 0;
+    if (r == 0 && attrib)
+        r = iw_emit(w, INOWATCH_ATTRIB, &root->node, 0);
+    /* A write says nothing about the name; anything else (attributes, the
+     * link count among them, a move, a delete) may mean another file has
+     * it now. */
+    if (r < 0 || only_data)
+        return r;
     struct stat st;
     if (stat(iw_name(&root->node), &st) < 0 || S_ISDIR(st.st_mode))
-        return root_gone(w, root);
+        return iw_rule_root_gone(w, root);
     if (st.st_ino == root->node.ino)
         return 0;
-    int r = iw_emit(w, INOWATCH_DELETE, &root->node, 0);
+    r = iw_emit(w, INOWATCH_DELETE, &root->node, 0);
     root->node.ino = st.st_ino;
     root->node.type = (uint8_t)iw_type_from_mode(st.st_mode);
     if (r == 0)
         r = iw_emit(w, INOWATCH_CREATE, &root->node, 0);
     int fd = open(iw_name(&root->node), O_PATH | O_CLOEXEC);
     if (fd < 0)
-        return r < 0 ? r : root_gone(w, root);
+        return r < 0 ? r : iw_rule_root_gone(w, root);
     int wd = iw_backend_watch_fd(w, fd, 0);
     close(fd);
     if (wd < 0)
@@ -330,81 +258,58 @@ static int file_root_event(inowatch *w, struct iw_dir *root, uint32_t mask)
     return r < 0 ? r : b;
 }
 
-/* Events about a watched directory itself (no name). */
-static int dir_self_event(inowatch *w, struct iw_dir *d, uint32_t mask)
+
+/* An entry moved from from/fname to to/tname. Either directory may be NULL:
+ * outside the roots, excluded, or not read yet. A move out is a delete; a
+ * move in, or a move whose source the model never knew, is a create (with
+ * the directory's contents, scanned at the end of the batch). */
+int iw_rule_move(inowatch *w, struct iw_dir *from, const char *fname, size_t flen,
+                 struct iw_dir *to, const char *tname, size_t tlen, int isdir)
 {
-    int is_root = d->node.parent == NULL;
-    if (mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
-        if (is_root)
-            return root_gone(w, d);
-        /* A moved or deleted directory is reported through its parent's
-         * events; an unmounted one now shows what it covered. */
-        return (mask & IN_UNMOUNT) ? iw_list_add(&w->pending, &d->node) : 0;
-    }
-    /* Content and attribute changes of a subdirectory are reported by its
-     * parent's watch, with a name; only a root has no watched parent. */
-    if (is_root && (mask & IN_ATTRIB))
-        return iw_emit(w, INOWATCH_ATTRIB, &d->node, 0);
-    return 0;
+    struct iw_node *src = from ? iw_child_find(from, fname, flen) : NULL;
+    if (!to || to->node.type != INOWATCH_TYPE_DIR)
+        return src ? emit_delete_and_remove(w, src, 0) : 0;
+    if (!src)
+        return iw_rule_create(w, to, tname, tlen, isdir);
+    return do_rename(w, src, to, tname, tlen);
 }
 
-static int apply_one(inowatch *w, size_t *off)
+int iw_rule_overflow(inowatch *w)
 {
-    const struct inotify_event *e = event_at(w, *off);
-    uint32_t mask = e->mask;
-    if (mask == 0)
-        return 0; /* the second half of a rename, already applied */
-    if (mask & IN_Q_OVERFLOW) {
-        w->overflowed = 1;
-        w->stats.overflows++;
-        return iw_emit_path(w, INOWATCH_OVERFLOW, INOWATCH_TYPE_NONE, "", 0, 0, 0);
-    }
-    struct iw_dir *d = iw_wd_find(&w->wds, e->wd);
-    if (!d)
-        return 0; /* a watch we removed; its last events are moot */
-    if (mask & IN_IGNORED) {
-        iw_wd_unbind(w, d, 0);
-        return d->node.parent ? 0 : root_gone(w, d);
-    }
-    if (d->node.type != INOWATCH_TYPE_DIR)
-        return file_root_event(w, d, mask);
-    size_t len = name_len(e);
-    if (len == 0)
-        return dir_self_event(w, d, mask);
-    /* The kernel never sends these; a corrupt buffer must not make the
-     * model leave its directory. */
-    if (memchr(e->name, '/', len) || (e->name[0] == '.' && (len == 1 || (len == 2 && e->name[1] == '.'))))
+    w->overflowed = 1;
+    w->stats.overflows++;
+    return iw_emit_path(w, INOWATCH_OVERFLOW, INOWATCH_TYPE_NONE, "", 0, 0, 0);
+}
+
+/* Makes the model's entry d/name what the disk says: st describes the entry
+ * found there, or is NULL when there is none. For a decoder whose events
+ * may arrive out of order (fanotify merges a later event into an earlier
+ * one), this is the last word on a name the events left in doubt. The
+ * caller has made sure that d's path leads to d. */
+int iw_rule_settle(inowatch *w, struct iw_dir *d, const char *name, size_t len,
+                   const struct stat *st)
+{
+    struct iw_node *c = iw_child_find(d, name, len);
+    if (!st)
+        return c ? emit_delete_and_remove(w, c, 0) : 0;
+    int type = iw_type_from_mode(st->st_mode);
+    if (c && c->type == type && (!c->ino || c->ino == st->st_ino)) {
+        c->ino = st->st_ino;
         return 0;
-    if (mask & IN_CREATE)
-        return on_create(w, d, e->name, len, (mask & IN_ISDIR) != 0);
-    if (mask & IN_DELETE)
-        return on_delete(w, d, e->name, len);
-    if (mask & IN_MOVED_FROM)
-        return on_moved_from(w, d, off);
-    if (mask & IN_MOVED_TO) /* moved in from outside the roots */
-        return on_create(w, d, e->name, len, (mask & IN_ISDIR) != 0);
-    if (mask & (IN_MODIFY | IN_ATTRIB))
-        return on_change(w, d, e->name, len, mask);
-    return 0;
-}
-
-/* Applies every whole event in rd[rd_start, rd_end). Returns 0 or a fatal
- * negative errno (the model cannot be kept without memory). */
-int iw_apply_buffer(inowatch *w)
-{
-    while (w->rd_start < w->rd_end) {
-        size_t off = w->rd_start;
-        if (!event_ok(w, off)) {
-            w->rd_start = w->rd_end; /* never from the kernel */
-            break;
-        }
-        int r = apply_one(w, &off);
-        /* apply_one may have read more and moved the buffer (off follows). */
-        w->rd_start = off + event_size(event_at(w, off));
+    }
+    if (c) {
+        int r = emit_delete_and_remove(w, c, 0);
         if (r < 0)
             return r;
     }
-    if (w->rd_start >= w->rd_end)
-        w->rd_start = w->rd_end = 0;
-    return 0;
+    if (iw_entry_excluded(w, d, name, len, type == INOWATCH_TYPE_DIR))
+        return 0;
+    int err = 0;
+    c = iw_child_new(w, d, name, len, type, st->st_ino, &err);
+    if (!c)
+        return err;
+    int r = iw_emit(w, INOWATCH_CREATE, c, 0);
+    if (r == 0 && type == INOWATCH_TYPE_DIR && !w->no_recursive)
+        r = iw_list_add(&w->pending, c);
+    return r;
 }

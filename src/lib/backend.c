@@ -1,0 +1,163 @@
+/* backend.c: the kernel queue, whichever backend fills it.
+ *
+ * Waiting, coalescing and reading are the same for an inotify and a
+ * fanotify fd (both support poll and FIONREAD, both hand out whole events);
+ * watching a directory and decoding what was read are each backend's own,
+ * chosen here by w->backend. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* One read takes up to this much at first: the default queue limit of
+ * 16384 events of ~32 bytes fits in 512 KiB, so a quarter of it per read
+ * keeps syscalls few without holding much memory. */
+#define IW_READ_INITIAL (128u * 1024)
+/* A read that leaves at least this much of the buffer unused took all that
+ * was queued: the largest inotify event is a header plus NAME_MAX + 1; a
+ * fanotify rename carries two handles (up to MAX_HANDLE_SZ) and two names. */
+#define IW_EVENT_MAX 1024u
+/* While draining the queue during a rescan the buffer may grow this far;
+ * past it, the kernel queue takes the load again (and may overflow). */
+#define IW_READ_MAX (64u * 1024 * 1024)
+/* Coalescing polls the queue size this often while waiting for latency. */
+#define IW_COALESCE_STEP_MS 2
+
+int iw_backend_init(inowatch *w, enum inowatch_backend which)
+{
+    if (which != INOWATCH_BACKEND_INOTIFY) {
+        int fd = iw_fanotify_init(w);
+        if (fd >= 0) {
+            w->backend = INOWATCH_BACKEND_FANOTIFY;
+            return fd;
+        }
+        if (which == INOWATCH_BACKEND_FANOTIFY)
+            return fd;
+        /* auto: fanotify is missing or not permitted here; inotify is */
+    }
+    w->backend = INOWATCH_BACKEND_INOTIFY;
+    return iw_inotify_init();
+}
+
+int iw_backend_watch_fd(inowatch *w, int fd, int is_dir)
+{
+    if (w->backend == INOWATCH_BACKEND_FANOTIFY)
+        return iw_fanotify_watch_fd(w, fd, is_dir);
+    return iw_inotify_watch_fd(w, fd, is_dir);
+}
+
+void iw_backend_unwatch(inowatch *w, int wd)
+{
+    if (w->backend == INOWATCH_BACKEND_FANOTIFY)
+        iw_fanotify_unwatch(w, wd);
+    else
+        iw_inotify_unwatch(w, wd);
+}
+
+int iw_apply_buffer(inowatch *w)
+{
+    if (w->backend == INOWATCH_BACKEND_FANOTIFY)
+        return iw_fanotify_apply_buffer(w);
+    return iw_inotify_apply_buffer(w);
+}
+
+int iw_backend_wait(inowatch *w, int timeout_ms)
+{
+    struct pollfd p = {.fd = w->fd, .events = POLLIN};
+    int r = poll(&p, 1, timeout_ms);
+    if (r < 0)
+        return -errno;
+    return r;
+}
+
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* Lets the kernel gather a batch: while fewer than threshold bytes are
+ * queued, wait (up to the latency). The kernel merges an event identical to
+ * the last one queued, so waiting also shrinks what there is to read. */
+void iw_backend_coalesce(inowatch *w)
+{
+    if (w->latency_ms <= 0)
+        return;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int queued = 0;
+        if (ioctl(w->fd, FIONREAD, &queued) < 0 || (size_t)queued >= w->threshold)
+            return;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = w->latency_ms - ms_between(&start, &now);
+        if (left <= 0)
+            return;
+        long step = left < IW_COALESCE_STEP_MS ? left : IW_COALESCE_STEP_MS;
+        struct timespec nap = {.tv_sec = 0, .tv_nsec = step * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Makes room at the end of the read buffer: unprocessed events move to the
+ * front (keeping their 16-byte alignment), and the buffer grows when
+ * draining needs it. */
+static int make_room(inowatch *w)
+{
+    if (w->rd_start > 0) {
+        memmove(w->rd, w->rd + w->rd_start, w->rd_end - w->rd_start);
+        w->rd_end -= w->rd_start;
+        w->rd_start = 0;
+    }
+    if (w->rd_cap - w->rd_end >= IW_EVENT_MAX * 16)
+        return 0;
+    size_t ncap = w->rd_cap ? w->rd_cap * 2 : IW_READ_INITIAL;
+    if (ncap > IW_READ_MAX)
+        return w->rd_cap - w->rd_end >= IW_EVENT_MAX ? 0 : -ENOBUFS;
+    char *p = realloc(w->rd, ncap);
+    if (!p)
+        return -ENOMEM;
+    w->rd = p;
+    w->rd_cap = ncap;
+    return 0;
+}
+
+/* Appends what the kernel has queued to the read buffer. When nothing is
+ * queued and wait_ms > 0, waits that long once for something to come.
+ * Returns the bytes read, 0 for none, or a negative errno. */
+int iw_backend_read_more(inowatch *w, int wait_ms)
+{
+    int r = make_room(w);
+    if (r < 0)
+        return r == -ENOBUFS ? 0 : r;
+    for (int attempt = 0;; attempt++) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME_COARSE, &t);
+        size_t space = w->rd_cap - w->rd_end;
+        ssize_t n = read(w->fd, w->rd + w->rd_end, space);
+        if (n > 0) {
+            w->rd_end += (size_t)n;
+            w->read_started = t;
+            w->read_drained = space - (size_t)n >= IW_EVENT_MAX;
+            return (int)(n > INT32_MAX ? INT32_MAX : n);
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN)
+            return -errno;
+        if (attempt > 0 || wait_ms <= 0)
+            return 0;
+        r = iw_backend_wait(w, wait_ms);
+        if (r <= 0)
+            return r == -EINTR ? 0 : r;
+    }
+}
+
+int iw_backend_read(inowatch *w, int wait_ms)
+{
+    return iw_backend_read_more(w, wait_ms);
+}

@@ -1,0 +1,306 @@
+/* decode_fanotify.c: fanotify's event records, turned into the model's rules.
+ *
+ * Each event carries up to three records: the directory's handle with the
+ * entry's name (DFID_NAME; for an event on a directory itself, its own
+ * handle and "."), the object's own handle (FID), and for a rename the old
+ * and the new directory with their names (OLD_/NEW_DFID_NAME). A handle the
+ * backend registered gives the directory; any other (the rest of the
+ * filesystem, excluded or not yet read directories) means the event is not
+ * ours, exactly as an event for an unknown inotify wd.
+ *
+ * Two things differ from inotify and are handled here:
+ *  - Renames come whole (FAN_RENAME): no pairing, no waiting.
+ *  - The kernel merges an event into an earlier queued one about the same
+ *    directory, name and object from the same process, even with other
+ *    events queued in between: a delete can come back OR'ed into the create
+ *    (or modify) of the same file, ahead of renames it followed, and a
+ *    rename repeated while the first is queued vanishes into it. Bits are
+ *    applied in their only possible order (create, modify, attrib, delete),
+ *    and the names of every rename, and of every delete that came merged
+ *    with anything else, are settled against the disk at the end of the
+ *    read, so the model never keeps what the reordering made it believe. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct fan_record {
+    const unsigned char *fsid; /* NULL: the event has no such record */
+    const unsigned char *fh;   /* a struct file_handle, 4-byte aligned */
+    const char *name;
+    size_t name_len;
+};
+
+struct fan_event {
+    uint64_t mask;
+    struct fan_record dir, old, new, obj;
+};
+
+#define IW_FSID_LEN 8
+
+/* Reads one info record at p (len bytes, already checked to fit). Returns
+ * 0, or -1 when the record is malformed (never from the kernel). */
+static int parse_record(const unsigned char *p, size_t len, int with_name, struct fan_record *r)
+{
+    struct file_handle fh;
+    size_t head = sizeof(struct fanotify_event_info_header) + IW_FSID_LEN;
+    if (len < head + sizeof(fh))
+        return -1;
+    memcpy(&fh, p + head, sizeof(fh));
+    size_t end = head + sizeof(fh) + fh.handle_bytes;
+    if (fh.handle_bytes > MAX_HANDLE_SZ || end > len)
+        return -1;
+    r->fsid = p + sizeof(struct fanotify_event_info_header);
+    r->fh = p + head;
+    r->name = NULL;
+    r->name_len = 0;
+    if (with_name) {
+        if (end >= len)
+            return -1;
+        r->name = (const char *)p + end;
+        r->name_len = strnlen(r->name, len - end);
+        if (r->name_len == len - end) /* not terminated */
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_event(const unsigned char *p, size_t event_len, size_t metadata_len,
+                       uint64_t mask, struct fan_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->mask = mask;
+    for (size_t off = metadata_len; off < event_len;) {
+        struct fanotify_event_info_header h;
+        if (event_len - off < sizeof(h))
+            return -1;
+        memcpy(&h, p + off, sizeof(h));
+        if (h.len < sizeof(h) || h.len > event_len - off)
+            return -1;
+        int r = 0;
+        switch (h.info_type) {
+        case FAN_EVENT_INFO_TYPE_DFID_NAME:
+            r = parse_record(p + off, h.len, 1, &ev->dir);
+            break;
+        case FAN_EVENT_INFO_TYPE_OLD_DFID_NAME:
+            r = parse_record(p + off, h.len, 1, &ev->old);
+            break;
+        case FAN_EVENT_INFO_TYPE_NEW_DFID_NAME:
+            r = parse_record(p + off, h.len, 1, &ev->new);
+            break;
+        case FAN_EVENT_INFO_TYPE_FID:
+            r = parse_record(p + off, h.len, 0, &ev->obj);
+            break;
+        default: /* a record type this code does not use */
+            break;
+        }
+        if (r < 0)
+            return -1;
+        off += h.len;
+    }
+    return 0;
+}
+
+static struct iw_dir *dir_of(inowatch *w, const struct fan_record *r)
+{
+    if (!r->fsid)
+        return NULL;
+    int wd = iw_fanotify_wd(w, r->fsid, r->fh);
+    return wd < 0 ? NULL : iw_wd_find(&w->wds, wd);
+}
+
+/* A name the kernel never puts in an entry event: a corrupt buffer must not
+ * make the model leave its directory. */
+static int bad_name(const char *name, size_t len)
+{
+    return len == 0 || memchr(name, '/', len) ||
+           (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')));
+}
+
+static int note_settle(inowatch *w, const struct iw_dir *d, const char *name, size_t len)
+{
+    if (!d)
+        return 0;
+    size_t need = w->settle_len + sizeof(int) + 1 + len;
+    int r = iw_grow(&w->settle, &w->settle_cap, need, 1);
+    if (r < 0)
+        return r;
+    char *p = w->settle + w->settle_len;
+    memcpy(p, &d->wd, sizeof(int));
+    p[sizeof(int)] = (char)(uint8_t)len;
+    memcpy(p + sizeof(int) + 1, name, len);
+    w->settle_len = need;
+    return 0;
+}
+
+/* An event about a directory itself: its own handle and ".". */
+static int dir_self_event(inowatch *w, struct iw_dir *d, uint64_t mask)
+{
+    if (mask & (FAN_DELETE_SELF | FAN_MOVE_SELF))
+        /* Below a root, the parent's entry event tells the same. */
+        return d->node.parent ? 0 : iw_rule_root_gone(w, d);
+    /* inotify tells a subdirectory's attrib through its parent; fanotify
+     * through the directory's own handle: the same event here. */
+    return (mask & FAN_ATTRIB) ? iw_emit(w, INOWATCH_ATTRIB, &d->node, 0) : 0;
+}
+
+static int entry_event(inowatch *w, struct iw_dir *d, const char *name, size_t len, uint64_t mask)
+{
+    int isdir = (mask & FAN_ONDIR) != 0;
+    int r = 0;
+    if (mask & FAN_CREATE)
+        r = iw_rule_create(w, d, name, len, isdir);
+    if (r == 0 && (mask & FAN_MODIFY))
+        r = iw_rule_change(w, d, name, len, 1);
+    if (r == 0 && (mask & FAN_ATTRIB))
+        r = iw_rule_change(w, d, name, len, 0);
+    if (r == 0 && (mask & FAN_DELETE)) {
+        /* Checked later than the other bits even when it came first:
+         * settle() decides what is there. */
+        int wd = d->wd;
+        r = iw_rule_delete(w, d, name, len);
+        d = iw_wd_find(&w->wds, wd);
+        if (r == 0 && (mask & (FAN_CREATE | FAN_MODIFY | FAN_ATTRIB)))
+            r = note_settle(w, d, name, len);
+    }
+    return r;
+}
+
+/* A rename, whole. Identical renames still queued are merged by the kernel
+ * too (a file moved a -> b, b -> a, a -> b comes as a -> b, b -> a): both
+ * names are settled against the disk at the end of the read. */
+static int rename_event(inowatch *w, const struct fan_event *ev)
+{
+    if ((ev->old.fsid && bad_name(ev->old.name, ev->old.name_len)) ||
+        (ev->new.fsid && bad_name(ev->new.name, ev->new.name_len)))
+        return 0;
+    struct iw_dir *from = dir_of(w, &ev->old), *to = dir_of(w, &ev->new);
+    int from_wd = from ? from->wd : -1, to_wd = to ? to->wd : -1;
+    int r = iw_rule_move(w, from, ev->old.name, ev->old.name_len, to, ev->new.name,
+                         ev->new.name_len, (ev->mask & FAN_ONDIR) != 0);
+    /* The move may have freed or moved nodes: the directories are looked
+     * up again by number. */
+    if (r == 0 && from_wd >= 0)
+        r = note_settle(w, iw_wd_find(&w->wds, from_wd), ev->old.name, ev->old.name_len);
+    if (r == 0 && to_wd >= 0)
+        r = note_settle(w, iw_wd_find(&w->wds, to_wd), ev->new.name, ev->new.name_len);
+    return r;
+}
+
+static int apply_event(inowatch *w, const struct fan_event *ev)
+{
+    uint64_t mask = ev->mask;
+    if (mask & FAN_Q_OVERFLOW)
+        return iw_rule_overflow(w);
+    int r = 0;
+    /* A single-file root is known by its own handle: any event about the
+     * object (modified, attributes, renamed, deleted, replaced) makes its
+     * rule look at the path again. The directory's rules still follow. */
+    struct iw_dir *obj = (mask & FAN_ONDIR) ? NULL : dir_of(w, &ev->obj);
+    if (obj && obj->node.type != INOWATCH_TYPE_DIR) {
+        /* Unlike inotify, fanotify merges a modify and an attrib of the
+         * file into one event: both bits are reported. */
+        r = iw_rule_file_root(w, obj, (mask & FAN_MODIFY) != 0, (mask & FAN_ATTRIB) != 0,
+                              (mask & ~(uint64_t)FAN_MODIFY) == 0);
+        if (r < 0)
+            return r;
+    }
+    if (mask & FAN_RENAME)
+        return rename_event(w, ev);
+    struct iw_dir *d = dir_of(w, &ev->dir);
+    if (!d || d->node.type != INOWATCH_TYPE_DIR)
+        return r;
+    if (ev->dir.name_len == 1 && ev->dir.name[0] == '.')
+        return dir_self_event(w, d, mask);
+    if (bad_name(ev->dir.name, ev->dir.name_len))
+        return r;
+    return entry_event(w, d, ev->dir.name, ev->dir.name_len, mask);
+}
+
+/* Opens d for settling names in it, only if its path still leads to it: a
+ * path made stale by a rename not read yet says nothing about d. */
+static int open_current(inowatch *w, struct iw_dir *d)
+{
+    int fd = iw_open_dir(w, d, O_PATH);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || (d->node.ino && st.st_ino != d->node.ino)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Settles the names noted during the read (note_settle). */
+static int settle_noted(inowatch *w)
+{
+    int fd = -1, fd_wd = -1, r = 0;
+    for (size_t off = 0; off < w->settle_len && r >= 0;) {
+        int wd;
+        memcpy(&wd, w->settle + off, sizeof(int));
+        size_t len = (uint8_t)w->settle[off + sizeof(int)];
+        const char *name = w->settle + off + sizeof(int) + 1;
+        off += sizeof(int) + 1 + len;
+        struct iw_dir *d = iw_wd_find(&w->wds, wd);
+        if (!d)
+            continue; /* gone meanwhile, with what it held */
+        if (wd != fd_wd) {
+            if (fd >= 0)
+                close(fd);
+            fd = open_current(w, d);
+            fd_wd = wd;
+        }
+        if (fd < 0)
+            continue;
+        char nm[256];
+        memcpy(nm, name, len);
+        nm[len] = '\0';
+        struct stat st;
+        if (fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            r = iw_rule_settle(w, d, nm, len, &st);
+        else if (errno == ENOENT)
+            r = iw_rule_settle(w, d, nm, len, NULL);
+    }
+    if (fd >= 0)
+        close(fd);
+    w->settle_len = 0;
+    return r < 0 ? r : 0;
+}
+
+/* Applies every whole event in rd[rd_start, rd_end), then settles the
+ * names left in doubt. Returns 0 or a fatal negative errno. */
+int iw_fanotify_apply_buffer(inowatch *w)
+{
+    while (w->rd_start < w->rd_end) {
+        size_t avail = w->rd_end - w->rd_start;
+        const unsigned char *p = (const unsigned char *)w->rd + w->rd_start;
+        struct fanotify_event_metadata md;
+        struct fan_event ev;
+        if (avail < sizeof(md))
+            goto corrupt;
+        memcpy(&md, p, sizeof(md)); /* events are only 4-byte aligned */
+        if (md.vers != FANOTIFY_METADATA_VERSION || md.event_len < sizeof(md) ||
+            md.event_len > avail || md.metadata_len < sizeof(md) || md.metadata_len > md.event_len)
+            goto corrupt;
+        if (md.fd >= 0) /* never with handles reported; closed all the same */
+            close(md.fd);
+        if (parse_event(p, md.event_len, md.metadata_len, md.mask, &ev) < 0)
+            goto corrupt;
+        /* Nothing below reads more, so the buffer stays where it is. */
+        w->rd_start += md.event_len;
+        int r = apply_event(w, &ev);
+        if (r < 0)
+            return r;
+    }
+    w->rd_start = w->rd_end = 0;
+    return settle_noted(w);
+corrupt:
+    w->rd_start = w->rd_end = 0; /* never from the kernel: nothing after it is trusted */
+    return settle_noted(w);
+}

@@ -1,0 +1,169 @@
+/* decode_inotify.c: inotify's event records, turned into the model's rules.
+ *
+ * An inotify event names a watch descriptor (one per directory) and, for
+ * an entry event, the entry's name. The wd map gives the directory; the
+ * only work of its own here is pairing the two halves of a rename by
+ * cookie (rules.c does the rest). */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/inotify.h>
+
+#include "internal.h"
+
+/* How far ahead of an IN_MOVED_FROM to look for its IN_MOVED_TO. The kernel
+ * queues the two back to back (fsnotify_move), but events for other
+ * directories from other processes can slip in between. */
+#define IW_PAIR_LOOKAHEAD 32
+
+static struct inotify_event *event_at(const inowatch *w, size_t off)
+{
+    return (struct inotify_event *)(void *)(w->rd + off);
+}
+
+static size_t event_size(const struct inotify_event *e)
+{
+    return sizeof(*e) + e->len;
+}
+
+/* A whole, well-formed event lies at off. The kernel only writes whole
+ * events padded to keep the next one aligned; anything else means the
+ * buffer is corrupt, and nothing after it can be trusted. */
+static int event_ok(const inowatch *w, size_t off)
+{
+    if (off + sizeof(struct inotify_event) > w->rd_end)
+        return 0;
+    const struct inotify_event *e = event_at(w, off);
+    return e->len % _Alignof(struct inotify_event) == 0 && off + event_size(e) <= w->rd_end;
+}
+
+static size_t name_len(const struct inotify_event *e)
+{
+    return e->len ? strnlen(e->name, e->len) : 0;
+}
+
+/* Finds the IN_MOVED_TO that pairs with the IN_MOVED_FROM at *from_off,
+ * reading more from the kernel when the read ended between the two halves.
+ * Reading more may move the buffer: *from_off is updated. Returns the
+ * offset of the pair, or SIZE_MAX. */
+static size_t find_pair(inowatch *w, size_t *from_off)
+{
+    uint32_t cookie = event_at(w, *from_off)->cookie;
+    size_t next = *from_off + event_size(event_at(w, *from_off));
+    int tried_more = 0;
+    for (int seen = 0; seen < IW_PAIR_LOOKAHEAD;) {
+        if (next + sizeof(struct inotify_event) > w->rd_end) {
+            if (tried_more)
+                return SIZE_MAX;
+            tried_more = 1;
+            size_t before = w->rd_start;
+            int r = iw_backend_read_more(w, w->pair_wait_ms);
+            size_t shift = before - w->rd_start;
+            *from_off -= shift;
+            next -= shift;
+            if (r <= 0)
+                return SIZE_MAX;
+            continue;
+        }
+        if (!event_ok(w, next))
+            return SIZE_MAX;
+        struct inotify_event *e = event_at(w, next);
+        if ((e->mask & IN_MOVED_TO) && e->cookie == cookie)
+            return next;
+        next += event_size(e);
+        seen++;
+    }
+    return SIZE_MAX;
+}
+
+/* The two halves of a rename, applied as one move. An IN_MOVED_FROM whose
+ * IN_MOVED_TO is not found moved out of the roots. */
+static int on_moved_from(inowatch *w, struct iw_dir *d, size_t *off)
+{
+    size_t to_off = find_pair(w, off);
+    const struct inotify_event *from = event_at(w, *off);
+    if (to_off == SIZE_MAX)
+        return iw_rule_move(w, d, from->name, name_len(from), NULL, NULL, 0, 0);
+    struct inotify_event *to = event_at(w, to_off);
+    int isdir = (to->mask & IN_ISDIR) != 0;
+    to->mask = 0; /* consumed here: the main loop skips it */
+    return iw_rule_move(w, d, from->name, name_len(from), iw_wd_find(&w->wds, to->wd), to->name,
+                        name_len(to), isdir);
+}
+
+/* Events about a watched directory itself (no name). */
+static int dir_self_event(inowatch *w, struct iw_dir *d, uint32_t mask)
+{
+    int is_root = d->node.parent == NULL;
+    if (mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
+        if (is_root)
+            return iw_rule_root_gone(w, d);
+        /* A moved or deleted directory is reported through its parent's
+         * events; an unmounted one now shows what it covered. */
+        return (mask & IN_UNMOUNT) ? iw_list_add(&w->pending, &d->node) : 0;
+    }
+    /* Content and attribute changes of a subdirectory are reported by its
+     * parent's watch, with a name; only a root has no watched parent. */
+    if (is_root && (mask & IN_ATTRIB))
+        return iw_emit(w, INOWATCH_ATTRIB, &d->node, 0);
+    return 0;
+}
+
+static int apply_one(inowatch *w, size_t *off)
+{
+    const struct inotify_event *e = event_at(w, *off);
+    uint32_t mask = e->mask;
+    if (mask == 0)
+        return 0; /* the second half of a rename, already applied */
+    if (mask & IN_Q_OVERFLOW)
+        return iw_rule_overflow(w);
+    struct iw_dir *d = iw_wd_find(&w->wds, e->wd);
+    if (!d)
+        return 0; /* a watch we removed; its last events are moot */
+    if (mask & IN_IGNORED) {
+        iw_wd_unbind(w, d, 0);
+        return d->node.parent ? 0 : iw_rule_root_gone(w, d);
+    }
+    if (d->node.type != INOWATCH_TYPE_DIR)
+        return iw_rule_file_root(w, d, (mask & IN_MODIFY) != 0, (mask & IN_ATTRIB) != 0,
+                                 mask == IN_MODIFY);
+    size_t len = name_len(e);
+    if (len == 0)
+        return dir_self_event(w, d, mask);
+    /* The kernel never sends these; a corrupt buffer must not make the
+     * model leave its directory. */
+    if (memchr(e->name, '/', len) || (e->name[0] == '.' && (len == 1 || (len == 2 && e->name[1] == '.'))))
+        return 0;
+    if (mask & IN_CREATE)
+        return iw_rule_create(w, d, e->name, len, (mask & IN_ISDIR) != 0);
+    if (mask & IN_DELETE)
+        return iw_rule_delete(w, d, e->name, len);
+    if (mask & IN_MOVED_FROM)
+        return on_moved_from(w, d, off);
+    if (mask & IN_MOVED_TO) /* moved in from outside the roots */
+        return iw_rule_create(w, d, e->name, len, (mask & IN_ISDIR) != 0);
+    if (mask & (IN_MODIFY | IN_ATTRIB))
+        return iw_rule_change(w, d, e->name, len, (mask & IN_MODIFY) != 0);
+    return 0;
+}
+
+/* Applies every whole event in rd[rd_start, rd_end). Returns 0 or a fatal
+ * negative errno (the model cannot be kept without memory). */
+int iw_inotify_apply_buffer(inowatch *w)
+{
+    while (w->rd_start < w->rd_end) {
+        size_t off = w->rd_start;
+        if (!event_ok(w, off)) {
+            w->rd_start = w->rd_end; /* never from the kernel */
+            break;
+        }
+        int r = apply_one(w, &off);
+        /* apply_one may have read more and moved the buffer (off follows). */
+        w->rd_start = off + event_size(event_at(w, off));
+        if (r < 0)
+            return r;
+    }
+    if (w->rd_start >= w->rd_end)
+        w->rd_start = w->rd_end = 0;
+    return 0;
+}
