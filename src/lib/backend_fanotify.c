@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -54,7 +55,9 @@ struct iw_fanotify {
     struct iw_mount *mounts; /* mount ids seen, with their filesystem */
     size_t nmounts, mounts_cap;
     unsigned char (*marked)[IW_FSID_LEN]; /* filesystems with our mark */
-    size_t nmarked, marked_cap;
+    int *marked_fd; /* for each, its mount's root, open (open_by_handle_at), or -1 */
+    size_t nmarked, marked_cap, marked_fd_cap;
+    int file_roots; /* a file's own handle was registered (a single-file root) */
 };
 
 /* What a filesystem mark asks for. FAN_RENAME reports both names of a
@@ -128,7 +131,11 @@ void iw_fanotify_free(inowatch *w)
     free(f->by_wd);
     free(f->free_wds);
     free(f->mounts);
+    for (size_t i = 0; i < f->nmarked; i++)
+        if (f->marked_fd[i] >= 0)
+            close(f->marked_fd[i]);
     free(f->marked);
+    free(f->marked_fd);
     free(f);
     w->fan = NULL;
 }
@@ -242,18 +249,34 @@ static int handle_add(struct iw_fanotify *f, const unsigned char *key, size_t le
     return wd;
 }
 
+/* The table's key for a handle as an event record carries it. Returns its
+ * length, or 0 for a handle no filesystem makes. */
+static size_t record_key(unsigned char *key, const void *fsid, const void *fh)
+{
+    struct file_handle h;
+    memcpy(&h, fh, sizeof(h)); /* records are only 4-byte aligned */
+    if (h.handle_bytes > MAX_HANDLE_SZ)
+        return 0;
+    return key_make(key, fsid, h.handle_type, (const unsigned char *)fh + sizeof(h),
+                    h.handle_bytes);
+}
+
 int iw_fanotify_wd(const inowatch *w, const void *fsid, const void *fh)
 {
     const struct iw_fanotify *f = w->fan;
-    struct file_handle h;
-    memcpy(&h, fh, sizeof(h)); /* records are only 4-byte aligned */
-    if (!f->count || h.handle_bytes > MAX_HANDLE_SZ)
-        return -1;
     unsigned char key[IW_KEY_MAX];
-    size_t len = key_make(key, fsid, h.handle_type,
-                          (const unsigned char *)fh + sizeof(h), h.handle_bytes);
+    size_t len = f->count ? record_key(key, fsid, fh) : 0;
+    if (!len)
+        return -1;
     uint32_t i = slot_of(f, key, len, key_hash(key, len));
     return f->slots[i] ? f->slots[i]->wd : -1;
+}
+
+int iw_fanotify_adopt(inowatch *w, const void *fsid, const void *fh)
+{
+    unsigned char key[IW_KEY_MAX];
+    size_t len = record_key(key, fsid, fh);
+    return len ? handle_add(w->fan, key, len) : -EINVAL;
 }
 
 void iw_fanotify_unwatch(inowatch *w, int wd)
@@ -270,12 +293,54 @@ void iw_fanotify_unwatch(inowatch *w, int wd)
 
 /* ---- marks: one per filesystem ------------------------------------------- */
 
+/* The index of the filesystem in the marked list, or -1. */
 static int fs_marked(const struct iw_fanotify *f, const unsigned char *fsid)
 {
     for (size_t i = 0; i < f->nmarked; i++)
         if (memcmp(f->marked[i], fsid, IW_FSID_LEN) == 0)
-            return 1;
-    return 0;
+            return (int)i;
+    return -1;
+}
+
+/* Undoes the octal escapes of a mountinfo field (\040 for a space...). */
+static void unescape(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+            s[3] >= '0' && s[3] <= '7') {
+            *o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+            s += 3;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+}
+
+/* An fd on the root of mount mnt_id, for open_by_handle_at(), or -1. Not
+ * an fd on a watched directory: held open, a directory's inode outlives
+ * its rmdir, and its deletion would never be reported. */
+static int open_mount_root(int mnt_id)
+{
+    FILE *m = fopen("/proc/self/mountinfo", "re");
+    if (!m)
+        return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    int fd = -1;
+    while (fd < 0 && getline(&line, &cap, m) > 0) {
+        int id;
+        char point[4096];
+        /* id parent major:minor root mount-point ... */
+        if (sscanf(line, "%d %*d %*s %*s %4095s", &id, point) < 2 || id != mnt_id)
+            continue;
+        unescape(point);
+        fd = open(point, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+    free(line);
+    fclose(m);
+    return fd;
 }
 
 /* The filesystem of the mount fd is on, marked if it is not yet. A mount
@@ -294,8 +359,10 @@ static int mount_fsid(inowatch *w, int fd, int mnt_id, unsigned char *fsid)
     if (fstatfs(fd, &sfs) < 0)
         return -errno;
     memcpy(fsid, &sfs.f_fsid, IW_FSID_LEN);
-    if (!fs_marked(f, fsid)) {
+    if (fs_marked(f, fsid) < 0) {
         int r = iw_grow(&f->marked, &f->marked_cap, f->nmarked + 1, sizeof(*f->marked));
+        if (r == 0)
+            r = iw_grow(&f->marked_fd, &f->marked_fd_cap, f->nmarked + 1, sizeof(int));
         if (r < 0)
             return r;
         char link[32];
@@ -303,6 +370,7 @@ static int mount_fsid(inowatch *w, int fd, int mnt_id, unsigned char *fsid)
         if (fanotify_mark(w->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mark_mask(w), AT_FDCWD,
                           link) < 0)
             return -errno;
+        f->marked_fd[f->nmarked] = open_mount_root(mnt_id);
         memcpy(f->marked[f->nmarked++], fsid, IW_FSID_LEN);
     }
     int r = iw_grow(&f->mounts, &f->mounts_cap, f->nmounts + 1, sizeof(*f->mounts));
@@ -325,9 +393,10 @@ static int handle_of(int fd, struct file_handle *fh, int *mnt_id)
     return name_to_handle_at(fd, "", fh, mnt_id, AT_EMPTY_PATH) == 0 ? 0 : -errno;
 }
 
-int iw_fanotify_watch_fd(inowatch *w, int fd, int is_dir)
+/* The table's key for what is open at fd (marking its filesystem if it is
+ * the first seen there). Returns the key's length or a negative errno. */
+static int fd_key(inowatch *w, int fd, unsigned char *key)
 {
-    (void)is_dir; /* a file root's events carry its own handle: same table */
     union {
         struct file_handle fh;
         unsigned char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
@@ -340,7 +409,58 @@ int iw_fanotify_watch_fd(inowatch *w, int fd, int is_dir)
     r = mount_fsid(w, fd, mnt_id, fsid);
     if (r < 0)
         return r;
+    return (int)key_make(key, fsid, h.fh.handle_type, h.fh.f_handle, h.fh.handle_bytes);
+}
+
+int iw_fanotify_watch_fd(inowatch *w, int fd, int is_dir)
+{
+    if (!is_dir) /* a file root's events carry its own handle: same table */
+        w->fan->file_roots = 1;
     unsigned char key[IW_KEY_MAX];
-    size_t len = key_make(key, fsid, h.fh.handle_type, h.fh.f_handle, h.fh.handle_bytes);
-    return handle_add(w->fan, key, len);
+    int len = fd_key(w, fd, key);
+    return len < 0 ? len : handle_add(w->fan, key, (size_t)len);
+}
+
+int iw_fanotify_is(inowatch *w, int fd, int wd)
+{
+    struct iw_fanotify *f = w->fan;
+    if (wd < 1 || (size_t)wd > f->nwd || !f->by_wd[wd - 1])
+        return 0;
+    unsigned char key[IW_KEY_MAX];
+    int len = fd_key(w, fd, key);
+    const struct iw_handle *e = f->by_wd[wd - 1];
+    return len == (int)e->len && memcmp(key, e->key, e->len) == 0;
+}
+
+int iw_fanotify_has_file_roots(const inowatch *w)
+{
+    return w->fan->file_roots;
+}
+
+/* The inode number of the object a record's handle names, asked of the
+ * filesystem by handle (no path involved, so no rename can mislead it).
+ * Returns 0 or a negative errno (-ESTALE: it is gone already). */
+int iw_fanotify_ino(inowatch *w, const void *fsid, const void *fh, uint64_t *ino)
+{
+    const struct iw_fanotify *f = w->fan;
+    int i = fs_marked(f, fsid);
+    if (i < 0 || f->marked_fd[i] < 0)
+        return -ENOENT;
+    union {
+        struct file_handle fh;
+        unsigned char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+    } h;
+    memcpy(&h.fh, fh, sizeof(h.fh));
+    if (h.fh.handle_bytes > MAX_HANDLE_SZ)
+        return -EINVAL;
+    memcpy(h.fh.f_handle, (const unsigned char *)fh + sizeof(h.fh), h.fh.handle_bytes);
+    int fd = open_by_handle_at(f->marked_fd[i], &h.fh, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int r = fstat(fd, &st) < 0 ? -errno : 0;
+    close(fd);
+    if (r == 0)
+        *ino = st.st_ino;
+    return r;
 }

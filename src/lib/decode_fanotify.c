@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,12 +150,42 @@ static int dir_self_event(inowatch *w, struct iw_dir *d, uint64_t mask)
     return (mask & FAN_ATTRIB) ? iw_emit(w, INOWATCH_ATTRIB, &d->node, 0) : 0;
 }
 
-static int entry_event(inowatch *w, struct iw_dir *d, const char *name, size_t len, uint64_t mask)
+/* A directory created in the tree: its create event carries its handle,
+ * and every event inside it comes later in the queue. Known by that handle
+ * at once, it needs no scan: nothing in it can have been missed, and
+ * nothing will be reported twice. (A directory moved in from outside is
+ * still scanned: what it holds came before.) */
+static int adopt_new_dir(inowatch *w, struct iw_dir *d, const char *name, size_t len,
+                         const struct fan_record *obj)
+{
+    struct iw_node *c = iw_child_find(d, name, len);
+    struct iw_dir *cd = c ? iw_as_dir(c) : NULL;
+    if (!cd || c->type != INOWATCH_TYPE_DIR || cd->wd >= 0 || !(c->flags & IW_NODE_PENDING))
+        return 0;
+    /* The inode number too: the rules tell a stale entry from a live one
+     * by it (a rename whose target a scan found with the source's inode). */
+    uint64_t ino;
+    if (iw_fanotify_ino(w, obj->fsid, obj->fh, &ino) < 0)
+        return 0; /* gone already, or unknowable: scanned then, as usual */
+    c->ino = ino;
+    int wd = iw_fanotify_adopt(w, obj->fsid, obj->fh);
+    if (wd < 0)
+        return wd == -ENOMEM ? wd : 0; /* scanned then, as usual */
+    int r = iw_wd_bind(w, cd, wd);
+    if (r == 0)
+        iw_list_drop(&w->pending, c);
+    return r;
+}
+
+static int entry_event(inowatch *w, struct iw_dir *d, const char *name, size_t len, uint64_t mask,
+                       const struct fan_record *obj)
 {
     int isdir = (mask & FAN_ONDIR) != 0;
     int r = 0;
     if (mask & FAN_CREATE)
         r = iw_rule_create(w, d, name, len, isdir);
+    if (r == 0 && (mask & FAN_CREATE) && isdir && obj->fsid && !w->no_recursive)
+        r = adopt_new_dir(w, d, name, len, obj);
     if (r == 0 && (mask & FAN_MODIFY))
         r = iw_rule_change(w, d, name, len, 1);
     if (r == 0 && (mask & FAN_ATTRIB))
@@ -201,7 +232,8 @@ static int apply_event(inowatch *w, const struct fan_event *ev)
     /* A single-file root is known by its own handle: any event about the
      * object (modified, attributes, renamed, deleted, replaced) makes its
      * rule look at the path again. The directory's rules still follow. */
-    struct iw_dir *obj = (mask & FAN_ONDIR) ? NULL : dir_of(w, &ev->obj);
+    struct iw_dir *obj =
+        (mask & FAN_ONDIR) || !iw_fanotify_has_file_roots(w) ? NULL : dir_of(w, &ev->obj);
     if (obj && obj->node.type != INOWATCH_TYPE_DIR) {
         /* Unlike inotify, fanotify merges a modify and an attrib of the
          * file into one event: both bits are reported. */
@@ -219,20 +251,18 @@ static int apply_event(inowatch *w, const struct fan_event *ev)
         return dir_self_event(w, d, mask);
     if (bad_name(ev->dir.name, ev->dir.name_len))
         return r;
-    return entry_event(w, d, ev->dir.name, ev->dir.name_len, mask);
+    return entry_event(w, d, ev->dir.name, ev->dir.name_len, mask, &ev->obj);
 }
 
-/* Opens d for settling names in it, only if its path still leads to it: a
- * path made stale by a rename not read yet says nothing about d. */
+/* Opens d for settling names in it, only if its path still leads to it
+ * (the same file handle): a path made stale by a rename not read yet says
+ * nothing about d. */
 static int open_current(inowatch *w, struct iw_dir *d)
 {
     int fd = iw_open_dir(w, d, O_PATH);
-    if (fd < 0)
-        return -1;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || (d->node.ino && st.st_ino != d->node.ino)) {
+    if (fd >= 0 && !iw_fanotify_is(w, fd, d->wd)) {
         close(fd);
-        return -1;
+        fd = -1;
     }
     return fd;
 }
@@ -273,8 +303,28 @@ static int settle_noted(inowatch *w)
     return r < 0 ? r : 0;
 }
 
+/* Settling asks the disk, which may be ahead of the queue: a name settled
+ * while events about it are still queued is "corrected" to a state those
+ * events then describe again (a rename chain a -> t, b -> a, t -> b read in
+ * two parts would come out as delete t ... create b). So names wait until
+ * the queue is empty, when the model has caught up with every change the
+ * kernel has told; under a queue that never empties, until this many bytes
+ * of names are waiting. */
+#define IW_SETTLE_MAX (64u * 1024)
+
+static int settle_when_quiet(inowatch *w)
+{
+    int queued = 0;
+    if (!w->settle_len)
+        return 0;
+    if (w->settle_len < IW_SETTLE_MAX && ioctl(w->fd, FIONREAD, &queued) == 0 && queued > 0)
+        return 0;
+    return settle_noted(w);
+}
+
 /* Applies every whole event in rd[rd_start, rd_end), then settles the
- * names left in doubt. Returns 0 or a fatal negative errno. */
+ * names left in doubt once the queue is empty. Returns 0 or a fatal
+ * negative errno. */
 int iw_fanotify_apply_buffer(inowatch *w)
 {
     while (w->rd_start < w->rd_end) {
@@ -299,8 +349,8 @@ int iw_fanotify_apply_buffer(inowatch *w)
             return r;
     }
     w->rd_start = w->rd_end = 0;
-    return settle_noted(w);
+    return settle_when_quiet(w);
 corrupt:
     w->rd_start = w->rd_end = 0; /* never from the kernel: nothing after it is trusted */
-    return settle_noted(w);
+    return settle_when_quiet(w);
 }

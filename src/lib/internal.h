@@ -290,6 +290,10 @@ IW_HIDDEN void iw_fanotify_free(inowatch *w);
 IW_HIDDEN int iw_fanotify_watch_fd(inowatch *w, int fd, int is_dir);
 IW_HIDDEN void iw_fanotify_unwatch(inowatch *w, int wd);
 IW_HIDDEN int iw_fanotify_wd(const inowatch *w, const void *fsid, const void *fh);
+IW_HIDDEN int iw_fanotify_adopt(inowatch *w, const void *fsid, const void *fh);
+IW_HIDDEN int iw_fanotify_is(inowatch *w, int fd, int wd);
+IW_HIDDEN int iw_fanotify_has_file_roots(const inowatch *w);
+IW_HIDDEN int iw_fanotify_ino(inowatch *w, const void *fsid, const void *fh, uint64_t *ino);
 IW_HIDDEN int iw_fanotify_apply_buffer(inowatch *w);
 
 /* growth helper: makes room for one more element of size elem in *arr */

@@ -238,6 +238,10 @@ class Basics(WatchTestCase):
         ]
         # modify may be repeated (one per write batch)
         dedup = [l for i, l in enumerate(lines) if not (l.startswith("modify") and i and lines[i - 1] == l)]
+        # g, written as soon as created in a new directory, is a create
+        # alone when a scan of the directory found it written (inotify), or
+        # create + modify when its events are read (fanotify)
+        dedup = [l for l in dedup if l != "modify %s/g" % d]
         self.assertEqual(dedup, expected)
         w.stop()
 

