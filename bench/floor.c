@@ -13,9 +13,17 @@
  * kernel merges repeats and one read(2) takes many events; -l 0 reads as
  * soon as the queue is readable.
  *
+ * With -w it is the yardstick of start-up instead: a bare walk of the tree
+ * with the same code (open each directory, getdents64 it, descend into its
+ * subdirectories) but no inotify instance, no watch and no wd -> path table.
+ * It prints "ready" when the walk is done and then only waits for SIGTERM,
+ * so a harness times it like a watcher (bench/run's `walk`).
+ *
  * usage: floor [-l MS] DIR
- * stdout: "ready" once every initial watch is in place, "overflow" for each
- *         IN_Q_OVERFLOW (both flushed at once, so a harness can time them)
+ *        floor -w DIR
+ * stdout: "ready" once every initial watch is in place (-w: once the walk is
+ *         done), "overflow" for each IN_Q_OVERFLOW (both flushed at once, so
+ *         a harness can time them)
  * stderr at SIGTERM/SIGINT: one line of counts
  */
 #define _GNU_SOURCE
@@ -52,7 +60,8 @@ static int ifd;
 static char **paths; /* wd -> directory path */
 static size_t npaths;
 static unsigned long long n_events, n_creates, n_scanned, n_overflows, n_watches, n_errors;
-static unsigned long long n_initial;
+static unsigned long long n_initial, n_dirs;
+static int walk_only; /* -w: list the tree, watch nothing */
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig) {
@@ -84,22 +93,25 @@ static void remember(int wd, const char *path) {
 
 /* Watch DIR, then list it and descend into its subdirectories. */
 static void add_tree(const char *dir) {
-    int wd = inotify_add_watch(ifd, dir, MASK);
-    if (wd < 0) {
-        n_errors++;
-        if (errno == ENOSPC) {
-            fprintf(stderr, "floor: %s: inotify watch limit reached\n", dir);
-            exit(1);
+    if (!walk_only) {
+        int wd = inotify_add_watch(ifd, dir, MASK);
+        if (wd < 0) {
+            n_errors++;
+            if (errno == ENOSPC) {
+                fprintf(stderr, "floor: %s: inotify watch limit reached\n", dir);
+                exit(1);
+            }
+            return;
         }
-        return;
+        n_watches++;
+        remember(wd, dir);
     }
-    n_watches++;
-    remember(wd, dir);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         n_errors++;
         return;
     }
+    n_dirs++;
     static char buf[64 * 1024];
     size_t dlen = strlen(dir);
     char *sub = NULL;
@@ -169,24 +181,42 @@ int main(int argc, char **argv) {
         latency_ms = atol(argv[2]);
         argv += 2;
         argc -= 2;
+    } else if (argc == 3 && !strcmp(argv[1], "-w")) {
+        walk_only = 1;
+        argv++;
+        argc--;
     }
     if (argc != 2) {
-        fprintf(stderr, "usage: floor [-l MS] DIR\n");
+        fprintf(stderr, "usage: floor [-l MS] DIR\n       floor -w DIR\n");
         return 2;
     }
     struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: poll returns EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (ifd < 0) {
-        perror("floor: inotify_init1");
-        return 1;
-    }
     char root[PATH_MAX];
     snprintf(root, sizeof root, "%s", argv[1]);
     size_t rl = strlen(root);
     while (rl > 1 && root[rl - 1] == '/')
         root[--rl] = 0;
+    if (walk_only) {
+        add_tree(root);
+        if (n_dirs == 0) {
+            fprintf(stderr, "floor: %s: cannot list\n", root);
+            return 2;
+        }
+        printf("ready\n");
+        fflush(stdout);
+        while (!stop)
+            pause(); /* SIGTERM/SIGINT: on_signal sets stop */
+        fprintf(stderr, "floor: walk dirs %llu entries %llu errors %llu\n", n_dirs, n_scanned,
+                n_errors);
+        return 0;
+    }
+    ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (ifd < 0) {
+        perror("floor: inotify_init1");
+        return 1;
+    }
     add_tree(root);
     if (n_watches == 0) {
         fprintf(stderr, "floor: %s: cannot watch\n", root);
