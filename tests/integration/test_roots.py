@@ -3,10 +3,11 @@
 
 import os
 import shutil
+import subprocess
 import unittest
 
-from iwtest import (WatchTestCase, join, real_events, run_cli, show_event,
-                    to_bytes, write)
+from iwtest import (BACKEND, WatchTestCase, fanotify_mark_count, join, real_events,
+                    require_root, run_cli, show_event, to_bytes, write)
 
 
 class Roots(WatchTestCase):
@@ -178,6 +179,30 @@ class Roots(WatchTestCase):
         r = run_cli(self, ["watch", f + "/sub"])
         self.assertEqual(r.returncode, 2, r)
         self.assertIn(f + "/sub", r.stderr.decode(errors="replace"))
+
+    def test_mount_inside_the_tree(self):
+        """A filesystem mounted inside the tree before start is watched too:
+        inotify puts watches in it like anywhere else; fanotify marks that
+        filesystem as well (two marks in all)."""
+        require_root(self)
+        root = self.mkroot()
+        mnt = os.path.join(root, "mnt")
+        os.mkdir(mnt)
+        if subprocess.call(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]) != 0:
+            self.skipTest("cannot mount a tmpfs here")
+        self.addCleanup(subprocess.call, ["umount", "-l", mnt])
+        os.mkdir(os.path.join(mnt, "old"))
+        w, initial = self.start(root)
+        write(os.path.join(mnt, "old", "f"))
+        os.makedirs(os.path.join(mnt, "new", "deep"))
+        write(os.path.join(mnt, "new", "deep", "g"))
+        write(os.path.join(root, "outside-the-mount"))
+        w.sync()
+        w.sync(root=mnt)
+        self.assertConverges(w, initial)
+        if BACKEND == "fanotify":
+            self.assertEqual(fanotify_mark_count(w.pid), 2, "one mark per filesystem")
+        w.stop()
 
     def test_usage_errors(self):
         root = self.mkroot()
