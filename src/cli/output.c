@@ -105,8 +105,59 @@ static size_t json_bound(const struct inowatch_event *ev)
            iw_json_string_bound(strlen(msg));
 }
 
+/* A string literal and its length. */
+struct lit {
+    const char *s;
+    size_t n;
+};
+#define LIT(s) ((struct lit){s, sizeof(s) - 1})
+
+/* The line of an event without `from` or an error, {"event":K,"path":P}
+ * or {"event":K,"path":P,"type":T}, is a fixed head per kind and a fixed
+ * tail per type around the path. This runs once per event: two copies of
+ * whole literals instead of building them a piece at a time. */
+static struct lit json_head(enum inowatch_kind kind)
+{
+    switch (kind) {
+    case INOWATCH_CREATE: return LIT("{\"event\":\"create\",\"path\":");
+    case INOWATCH_MODIFY: return LIT("{\"event\":\"modify\",\"path\":");
+    case INOWATCH_ATTRIB: return LIT("{\"event\":\"attrib\",\"path\":");
+    case INOWATCH_DELETE: return LIT("{\"event\":\"delete\",\"path\":");
+    default: return LIT(""); /* the general form */
+    }
+}
+
+static struct lit json_tail(enum inowatch_type type)
+{
+    switch (type) {
+    case INOWATCH_TYPE_FILE: return LIT(",\"type\":\"file\"}\n");
+    case INOWATCH_TYPE_DIR: return LIT(",\"type\":\"dir\"}\n");
+    case INOWATCH_TYPE_SYMLINK: return LIT(",\"type\":\"symlink\"}\n");
+    case INOWATCH_TYPE_OTHER: return LIT(",\"type\":\"other\"}\n");
+    default: return LIT("}\n");
+    }
+}
+
+static int json_plain_event(struct iw_out *o, const struct inowatch_event *ev, struct lit head)
+{
+    struct lit tail = json_tail(ev->type);
+    char *start = reserve(o, head.n + iw_json_string_bound(ev->path_len) + tail.n), *p = start;
+    if (!p)
+        return -ENOMEM;
+    memcpy(p, head.s, head.n);
+    p += head.n;
+    p += iw_json_string(p, ev->path, ev->path_len);
+    memcpy(p, tail.s, tail.n);
+    p += tail.n;
+    o->len += (size_t)(p - start);
+    return 0;
+}
+
 static int json_event(struct iw_out *o, const struct inowatch_event *ev)
 {
+    struct lit head = ev->from ? LIT("") : json_head(ev->kind);
+    if (head.n)
+        return json_plain_event(o, ev, head);
     char *start = reserve(o, json_bound(ev)), *p = start;
     if (!p)
         return -ENOMEM;

@@ -15,7 +15,7 @@
 void iw_batch_reset(struct iw_batch *b)
 {
     b->count = b->next = b->used = 0;
-    b->pc_dir = NULL;
+    b->pc_gen++;
     b->id++;
     if (b->id == 0) /* 0 is what fresh nodes carry: never a live batch */
         b->id = 1;
@@ -43,23 +43,59 @@ static int arena_reserve(struct iw_batch *b, size_t len, size_t *ret_off)
     return 0;
 }
 
+static struct iw_path_slot *path_slot(struct iw_batch *b, const struct iw_dir *d)
+{
+    uintptr_t a = (uintptr_t)d;
+    return &b->pc[((a >> 4) ^ (a >> 10)) & (IW_PATH_SLOTS - 1)];
+}
+
+void iw_path_cache_forget(inowatch *w, const struct iw_dir *d)
+{
+    struct iw_path_slot *s = path_slot(&w->batch, d);
+    if (s->dir == d)
+        s->dir = NULL;
+}
+
+/* Whether d's children's paths have a '/' after d's path: only the root
+ * "/" ends with one already. */
+static size_t sep_after(const struct iw_dir *d)
+{
+    const struct iw_node *n = &d->node;
+    return n->parent || iw_name(n)[iw_name_len(n) - 1] != '/';
+}
+
+/* The cached path of d, or NULL. */
+static const struct iw_path_slot *path_cached(struct iw_batch *b, const struct iw_dir *d)
+{
+    const struct iw_path_slot *s = path_slot(b, d);
+    return s->dir == d && s->gen == b->pc_gen ? s : NULL;
+}
+
+static void path_remember(struct iw_batch *b, const struct iw_dir *d, size_t off, size_t len)
+{
+    if (len > UINT32_MAX)
+        return;
+    struct iw_path_slot *s = path_slot(b, d);
+    *s = (struct iw_path_slot){.dir = d, .gen = b->pc_gen, .len = (uint32_t)len, .off = off};
+}
+
 int iw_path_reserve(inowatch *w, const struct iw_node *n, size_t *ret_off, size_t *ret_len)
 {
     struct iw_batch *b = &w->batch;
     size_t len, off;
     int r;
-    if (n->parent && n->parent == b->pc_dir) {
-        /* Only the root "/" ends with '/'; its children take no second. */
-        size_t sep = b->arena[b->pc_off + b->pc_len - 1] != '/';
-        len = b->pc_len + sep + n->name_len;
+    const struct iw_path_slot *s = n->parent ? path_cached(b, n->parent) : NULL;
+    if (s) {
+        size_t sep = sep_after(n->parent), plen = s->len, poff = s->off;
+        len = plen + sep + n->name_len;
         r = arena_reserve(b, len, &off);
         if (r < 0)
             return r;
         char *p = b->arena + off;
-        memcpy(p, b->arena + b->pc_off, b->pc_len);
+        memcpy(p, b->arena + poff, plen);
         if (sep)
-            p[b->pc_len] = '/';
-        memcpy(p + b->pc_len + sep, iw_name(n), n->name_len);
+            p[plen] = '/';
+        memcpy(p + plen + sep, iw_name(n), n->name_len);
         p[len] = '\0';
     } else {
         len = iw_path_len(n);
@@ -67,17 +103,12 @@ int iw_path_reserve(inowatch *w, const struct iw_node *n, size_t *ret_off, size_
         if (r < 0)
             return r;
         iw_path_write(n, b->arena + off, len);
+        if (n->parent) /* its siblings are likely next */
+            path_remember(b, n->parent, off, len - n->name_len - sep_after(n->parent));
     }
     struct iw_dir *d = iw_as_dir((struct iw_node *)n);
-    if (d && n->type == INOWATCH_TYPE_DIR) { /* its children are likely next */
-        b->pc_dir = d;
-        b->pc_off = off;
-        b->pc_len = len;
-    } else if (n->parent) {
-        b->pc_dir = n->parent;
-        b->pc_off = off;
-        b->pc_len = len - n->name_len - (b->arena[off + len - n->name_len - 1] == '/');
-    }
+    if (d && n->type == INOWATCH_TYPE_DIR) /* and its children */
+        path_remember(b, d, off, len);
     *ret_off = off;
     *ret_len = len;
     return 0;

@@ -92,11 +92,14 @@ struct iw_nodelist {
     uint8_t flag; /* enum iw_node_flags */
 };
 
-/* wd -> watched node, open addressing on the wd. */
+/* wd -> watched node, open addressing on the wd. Events come in runs from
+ * one directory, so the last answer is kept (last: NULL when none); any
+ * removal from the map forgets it. */
 struct iw_wdmap {
     struct iw_dir **slots;
     uint32_t cap;
     uint32_t count;
+    struct iw_dir *last;
 };
 
 /* ---- events of one batch ------------------------------------------------ */
@@ -112,18 +115,33 @@ struct iw_event {
     size_t from_off, from_len; /* SIZE_MAX: none */
 };
 
+/* A directory whose path was written into the arena during this batch. */
+struct iw_path_slot {
+    const struct iw_dir *dir;
+    uint32_t gen; /* valid while it equals iw_batch.pc_gen */
+    uint32_t len;
+    size_t off;
+};
+
+/* Slots of the path cache: a power of two. Events come in runs from a few
+ * directories at a time (a scan's parent and its subdirectories, a build
+ * writing into several in turn), so a few dozen slots keep most paths a
+ * prefix copy plus a name instead of a walk up the tree. */
+#define IW_PATH_SLOTS 64
+
 struct iw_batch {
     struct iw_event *events;
     size_t count, cap, next;
     char *arena;
     size_t used, arena_cap;
     uint32_t id; /* increments per batch; nodes compare their ->batch to it */
-    /* The path of pc_dir is at arena[pc_off, pc_off + pc_len): events come
-     * in runs from one directory, so its children's paths are that prefix
-     * plus a name instead of a walk up the tree. Any rename or removal in
-     * the model clears it (iw_path_cache_clear). */
-    const struct iw_dir *pc_dir;
-    size_t pc_off, pc_len;
+    /* Directory -> the offset of its path in the arena, direct-mapped on
+     * the node's address. Bumping pc_gen empties it: at each batch (the
+     * arena is reused) and at any rename (paths below change); a freed
+     * directory drops its own slot (iw_path_cache_forget), since its
+     * address may come back as another node. */
+    uint32_t pc_gen;
+    struct iw_path_slot pc[IW_PATH_SLOTS];
     struct inowatch_event out; /* what inowatch_next() handed out last */
 };
 
@@ -181,6 +199,13 @@ struct inowatch {
      * task can be preempted in between. A real move out of the roots costs
      * this wait once per batch at most. */
     int pair_wait_ms;
+    /* The directory of the last lstat of an entry (iw_lstat_child), and
+     * from its second lstat in a row an O_PATH fd on it (-1: none yet, -2:
+     * it could not be opened). Created entries come in runs per directory,
+     * and fstatat() on that fd skips the walk down the whole path. It is
+     * dropped at the end of each batch: no fd is held between reads. */
+    const struct iw_dir *stat_dir;
+    int stat_fd;
     int overflowed;           /* an IN_Q_OVERFLOW was read in this batch */
     int limit_hit;            /* ENOSPC from inotify_add_watch during this scan */
     int rescanning;           /* a rescan after an overflow is under way */
@@ -208,7 +233,7 @@ IW_HIDDEN void iw_relpath_write(const struct iw_node *n, char *out, size_t len);
 IW_HIDDEN int iw_is_ancestor(const struct iw_node *a, const struct iw_node *n);
 IW_HIDDEN struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to,
                                          const char *name, size_t len, int *ret_err);
-IW_HIDDEN struct iw_dir *iw_wd_find(const struct iw_wdmap *m, int wd);
+IW_HIDDEN struct iw_dir *iw_wd_find(struct iw_wdmap *m, int wd);
 IW_HIDDEN int iw_wd_bind(inowatch *w, struct iw_dir *d, int wd);
 IW_HIDDEN void iw_wd_unbind(inowatch *w, struct iw_dir *d, int remove_watch);
 IW_HIDDEN void iw_wdmap_free(struct iw_wdmap *m);
@@ -223,8 +248,9 @@ IW_HIDDEN int iw_scratch_path(inowatch *w, const struct iw_node *n, const char *
 IW_HIDDEN void iw_batch_reset(struct iw_batch *b);
 static inline void iw_path_cache_clear(inowatch *w)
 {
-    w->batch.pc_dir = NULL;
+    w->batch.pc_gen++;
 }
+IW_HIDDEN void iw_path_cache_forget(inowatch *w, const struct iw_dir *d);
 IW_HIDDEN void iw_batch_free(struct iw_batch *b);
 IW_HIDDEN int iw_emit(inowatch *w, enum inowatch_kind kind, struct iw_node *n, unsigned flags);
 IW_HIDDEN int iw_emit_path(inowatch *w, enum inowatch_kind kind, int type, const char *path,
@@ -246,6 +272,7 @@ IW_HIDDEN int iw_scan_tree(inowatch *w, struct iw_dir *d, int parent_fd, enum iw
 IW_HIDDEN int iw_open_dir(inowatch *w, const struct iw_dir *d, int flags);
 IW_HIDDEN int iw_lstat_child(inowatch *w, const struct iw_dir *parent, const char *name,
                              size_t len, struct stat *st);
+IW_HIDDEN void iw_stat_dir_drop(inowatch *w);
 IW_HIDDEN int iw_type_from_mode(unsigned mode);
 IW_HIDDEN int iw_entry_excluded(const inowatch *w, const struct iw_dir *parent, const char *name,
                                 size_t len, int is_dir);

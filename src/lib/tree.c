@@ -27,13 +27,52 @@ int iw_grow(void *arrp, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-/* FNV-1a: names are short, and this runs once per event. */
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline uint64_t load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* One multiply per 8 bytes of name, then the murmur3 finaliser so that the
+ * low bits (the ones a table's mask keeps) depend on every byte. */
+static inline uint64_t hash_round(uint64_t h, uint64_t v)
+{
+    h = (h ^ v) * UINT64_C(0x9e3779b97f4a7c15);
+    return h ^ (h >> 32);
+}
+
+/* This runs several times per event (lookups, inserts, and the entries
+ * that backward-shift deletion moves), so it reads the name a word at a
+ * time: FNV-1a, byte at a time, is one dependent multiply per byte. The
+ * reads never go past the name: the tail is an overlapping word (or two
+ * half words) ending at its last byte. */
 uint32_t iw_hash_name(const char *name, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)name[i]) * 16777619u;
-    return h;
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ len;
+    if (len >= 8) {
+        for (; len > 8; len -= 8, name += 8)
+            h = hash_round(h, load64(name));
+        h = hash_round(h, load64(name + len - 8));
+    } else if (len >= 4) {
+        h = hash_round(h, load32(name) | load32(name + len - 4) << 32);
+    } else if (len > 0) {
+        h = hash_round(h, (uint64_t)(unsigned char)name[0] |
+                              (uint64_t)(unsigned char)name[len / 2] << 8 |
+                              (uint64_t)(unsigned char)name[len - 1] << 16);
+    }
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    return (uint32_t)(h ^ (h >> 33));
 }
 
 static size_t node_size(const struct iw_node *n)
@@ -259,15 +298,17 @@ static uint32_t wd_hash(int wd)
     return (uint32_t)wd * 2654435761u;
 }
 
-struct iw_dir *iw_wd_find(const struct iw_wdmap *m, int wd)
+struct iw_dir *iw_wd_find(struct iw_wdmap *m, int wd)
 {
+    if (m->last && m->last->wd == wd)
+        return m->last;
     if (!m->slots)
         return NULL;
     uint32_t mask = m->cap - 1;
     for (uint32_t i = wd_hash(wd) & mask;; i = (i + 1) & mask) {
         struct iw_dir *d = m->slots[i];
         if (!d || d->wd == wd)
-            return d;
+            return d ? (m->last = d) : NULL;
     }
 }
 
@@ -296,6 +337,7 @@ static int wdmap_grow(struct iw_wdmap *m)
 
 static void wd_remove_slot(struct iw_wdmap *m, int wd)
 {
+    m->last = NULL;
     uint32_t mask = m->cap - 1, i = wd_hash(wd) & mask;
     while (m->slots[i]->wd != wd)
         i = (i + 1) & mask;
@@ -356,6 +398,7 @@ void iw_wdmap_free(struct iw_wdmap *m)
     free(m->slots);
     m->slots = NULL;
     m->cap = m->count = 0;
+    m->last = NULL;
 }
 
 /* ---- node lists ---------------------------------------------------------- */
@@ -423,9 +466,9 @@ static void account(inowatch *w, const struct iw_node *n, int sign)
  * exists and would go on reporting. */
 void iw_node_free_tree(inowatch *w, struct iw_node *n)
 {
-    iw_path_cache_clear(w); /* the freed node's address may come back */
     struct iw_dir *d = iw_as_dir(n);
     if (d) {
+        iw_path_cache_forget(w, d); /* its address may come back */
         for (uint32_t i = 0; i < d->cap; i++)
             if (d->slots[i])
                 iw_node_free_tree(w, d->slots[i]);
@@ -435,6 +478,8 @@ void iw_node_free_tree(inowatch *w, struct iw_node *n)
     }
     iw_list_drop(&w->pending, n);
     iw_list_drop(&w->verify, n);
+    if (w->stat_dir == d && d)
+        iw_stat_dir_drop(w); /* its address may come back */
     account(w, n, -1);
     free(n);
 }

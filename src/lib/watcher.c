@@ -30,7 +30,10 @@ int inowatch_new(inowatch **ret, const struct inowatch_options *options)
     if (!w)
         return -ENOMEM;
     w->fd = -1;
-    int r = iw_excludes_new(&w->excludes, o->exclude, NULL);
+    w->stat_fd = -1;
+    /* No patterns, no set: a NULL set is the quick "excluded? no" for
+     * every entry scanned or created. */
+    int r = o->exclude && o->exclude[0] ? iw_excludes_new(&w->excludes, o->exclude, NULL) : 0;
     if (r < 0)
         goto fail;
     w->dents = malloc(IW_DENTS_SIZE);
@@ -70,6 +73,7 @@ void inowatch_free(inowatch *w)
     if (w->fd >= 0)
         close(w->fd);
     w->fd = -1;
+    iw_stat_dir_drop(w);
     while (w->nroots)
         iw_remove_subtree(w, &w->roots[w->nroots - 1]->node);
     free(w->roots);
@@ -187,6 +191,7 @@ int inowatch_add(inowatch *w, const char *path)
         /* Nothing was added, so nothing it found is reported. */
         w->batch.count = events_before;
         w->batch.used = arena_before;
+        iw_path_cache_clear(w); /* paths past arena_before will be overwritten */
     }
     return r;
 }
@@ -220,6 +225,7 @@ static int process(inowatch *w)
     }
     if (r == 0 && !had_overflow && !w->overflowed && w->read_drained)
         w->clean_at = w->read_started;
+    iw_stat_dir_drop(w);
     return r;
 }
 
