@@ -51,6 +51,15 @@ int iw_backend_watch_fd(inowatch *w, int fd, int is_dir)
     return iw_inotify_watch_fd(w, fd, is_dir);
 }
 
+/* A root: watched like a directory, and with fanotify also marked itself
+ * for the events about its own deletion or move. */
+int iw_backend_watch_root(inowatch *w, int fd, int is_dir)
+{
+    if (w->backend == INOWATCH_BACKEND_FANOTIFY)
+        return iw_fanotify_watch_root(w, fd, is_dir);
+    return iw_inotify_watch_fd(w, fd, is_dir);
+}
+
 void iw_backend_unwatch(inowatch *w, int wd)
 {
     if (w->backend == INOWATCH_BACKEND_FANOTIFY)
@@ -87,6 +96,16 @@ void iw_backend_coalesce(inowatch *w)
 {
     if (w->latency_ms <= 0)
         return;
+    if (w->backend == INOWATCH_BACKEND_FANOTIFY) {
+        /* fanotify's FIONREAD walks the whole queue under its lock (it
+         * sums each event's records), so polling it is O(queue) per nap;
+         * and its queue has no limit, so there is no overflow for the
+         * threshold to head off. One nap of the whole latency. */
+        struct timespec nap = {.tv_sec = w->latency_ms / 1000,
+                               .tv_nsec = (w->latency_ms % 1000) * 1000000L};
+        nanosleep(&nap, NULL);
+        return;
+    }
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {

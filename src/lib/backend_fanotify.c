@@ -62,11 +62,13 @@ struct iw_fanotify {
 
 /* What a filesystem mark asks for. FAN_RENAME reports both names of a
  * rename in one event (no pairing by cookie, as inotify needs). FAN_ONDIR:
- * directories' own events too. */
+ * directories' own events too. Not FAN_DELETE_SELF and FAN_MOVE_SELF: on
+ * the whole filesystem they would double the events of every rm -rf, and
+ * only a root's own are needed (an inode mark on each root asks for them,
+ * iw_fanotify_watch_root). */
 static uint64_t mark_mask(const inowatch *w)
 {
-    uint64_t m = FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_ATTRIB | FAN_DELETE_SELF |
-                 FAN_MOVE_SELF | FAN_ONDIR;
+    uint64_t m = FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_ATTRIB | FAN_ONDIR;
     if (w->events_wanted & INOWATCH_MODIFY)
         m |= FAN_MODIFY;
     return m;
@@ -463,4 +465,20 @@ int iw_fanotify_ino(inowatch *w, const void *fsid, const void *fh, uint64_t *ino
     if (r == 0)
         *ino = st.st_ino;
     return r;
+}
+
+int iw_fanotify_watch_root(inowatch *w, int fd, int is_dir)
+{
+    int wd = iw_fanotify_watch_fd(w, fd, is_dir);
+    if (wd < 0)
+        return wd;
+    char link[32];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    uint64_t self = FAN_DELETE_SELF | FAN_MOVE_SELF | (is_dir ? FAN_ONDIR : 0);
+    if (fanotify_mark(w->fd, FAN_MARK_ADD, self, AT_FDCWD, link) < 0) {
+        int err = -errno;
+        iw_fanotify_unwatch(w, wd);
+        return err;
+    }
+    return wd;
 }

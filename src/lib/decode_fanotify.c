@@ -24,7 +24,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/fanotify.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -306,18 +305,17 @@ static int settle_noted(inowatch *w)
 /* Settling asks the disk, which may be ahead of the queue: a name settled
  * while events about it are still queued is "corrected" to a state those
  * events then describe again (a rename chain a -> t, b -> a, t -> b read in
- * two parts would come out as delete t ... create b). So names wait until
- * the queue is empty, when the model has caught up with every change the
- * kernel has told; under a queue that never empties, until this many bytes
- * of names are waiting. */
+ * two parts would come out as delete t ... create b). So names wait for a
+ * read that emptied the queue, when the model has caught up with every
+ * change the kernel had told; under a queue that never empties, until this
+ * many bytes of names are waiting. */
 #define IW_SETTLE_MAX (64u * 1024)
 
 static int settle_when_quiet(inowatch *w)
 {
-    int queued = 0;
-    if (!w->settle_len)
-        return 0;
-    if (w->settle_len < IW_SETTLE_MAX && ioctl(w->fd, FIONREAD, &queued) == 0 && queued > 0)
+    /* Whether the last read emptied the queue: asking with FIONREAD would
+     * walk the whole queue (see iw_backend_coalesce). */
+    if (!w->settle_len || (w->settle_len < IW_SETTLE_MAX && !w->read_drained))
         return 0;
     return settle_noted(w);
 }

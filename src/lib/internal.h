@@ -298,6 +298,7 @@ IW_HIDDEN int iw_root_check(inowatch *w, struct iw_node *n);
 /* backend.c: the queue (wait, coalesce, read) and the choice of backend */
 IW_HIDDEN int iw_backend_init(inowatch *w, enum inowatch_backend which);
 IW_HIDDEN int iw_backend_watch_fd(inowatch *w, int fd, int is_dir);
+IW_HIDDEN int iw_backend_watch_root(inowatch *w, int fd, int is_dir);
 IW_HIDDEN void iw_backend_unwatch(inowatch *w, int wd);
 IW_HIDDEN int iw_backend_wait(inowatch *w, int timeout_ms);
 IW_HIDDEN void iw_backend_coalesce(inowatch *w);
@@ -315,6 +316,7 @@ IW_HIDDEN int iw_inotify_apply_buffer(inowatch *w);
 IW_HIDDEN int iw_fanotify_init(inowatch *w);
 IW_HIDDEN void iw_fanotify_free(inowatch *w);
 IW_HIDDEN int iw_fanotify_watch_fd(inowatch *w, int fd, int is_dir);
+IW_HIDDEN int iw_fanotify_watch_root(inowatch *w, int fd, int is_dir);
 IW_HIDDEN void iw_fanotify_unwatch(inowatch *w, int wd);
 IW_HIDDEN int iw_fanotify_wd(const inowatch *w, const void *fsid, const void *fh);
 IW_HIDDEN int iw_fanotify_adopt(inowatch *w, const void *fsid, const void *fh);

@@ -249,7 +249,7 @@ int iw_rule_file_root(inowatch *w, struct iw_dir *root, int modify, int attrib, 
     int fd = open(iw_name(&root->node), O_PATH | O_CLOEXEC);
     if (fd < 0)
         return r < 0 ? r : iw_rule_root_gone(w, root);
-    int wd = iw_backend_watch_fd(w, fd, 0);
+    int wd = iw_backend_watch_root(w, fd, 0);
     close(fd);
     if (wd < 0)
         return r < 0 ? r : iw_emit_error(w, &root->node, NULL, 0, -wd);

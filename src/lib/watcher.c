@@ -117,7 +117,7 @@ void inowatch_stats(const inowatch *w, struct inowatch_stats *ret)
  * caller's error rather than an error event. */
 static int watch_root(inowatch *w, struct iw_dir *root, int fd, int is_dir)
 {
-    int wd = iw_backend_watch_fd(w, fd, is_dir);
+    int wd = iw_backend_watch_root(w, fd, is_dir);
     if (wd == -ENOSPC && is_dir) {
         w->limit_hit = 1; /* the scan goes on, counting what is missing */
         return 0;
