@@ -20,6 +20,7 @@ not mix).
 
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import unittest
@@ -125,6 +126,36 @@ class ValgrindScenario(ValgrindMixin, FaultTestCase):
 
         r.finish(expect_exit=False)
         self.assert_no_crash(r)
+        self.assertEqual(r.returncode, 0, "exit status after SIGTERM\n%s\n%s"
+                         % (r.describe(), self.valgrind_logs()))
+        self.assertIn("ERROR SUMMARY: 0 errors", self.valgrind_logs())
+
+    def test_session_fanotify(self):
+        """The same kind of session with the fanotify backend: handles,
+        marks, directories registered from their create events, renames
+        whole, a subtree removed."""
+        if os.geteuid() != 0:
+            self.skipTest("fanotify needs root")
+        root = self.mktree(test_faults.TREE)
+        r = self.start([root], "inotify_init1:nth=1000:EMFILE", extra_args=["--backend", "fanotify"])
+        self.assertTrue(r.wait_ready(), r.describe() + self.valgrind_logs())
+        new = os.path.join(root, "new")
+        os.makedirs(os.path.join(new, "x", "y"))
+        for p in ("x/y/f1", "x/f2", "g"):
+            with open(os.path.join(new, p), "w") as f:
+                f.write("data")
+        os.rename(new, os.path.join(root, "moved"))
+        os.rename(os.path.join(root, "moved", "g"), os.path.join(root, "a", "g"))
+        os.unlink(os.path.join(root, "moved", "x", "f2"))
+        os.symlink("nowhere", os.path.join(root, "b", "link"))
+        shutil.rmtree(os.path.join(root, "moved"))
+        mark = os.path.join(root, "c", "mark1")
+        open(mark, "w").close()
+        self.assertTrue(r.wait_path("create", mark), r.describe())
+        r.finish(expect_exit=False)
+        self.assert_no_crash(r)
+        if "fanotify" in r.stderr and "cannot start" in r.stderr:
+            self.skipTest("valgrind's fanotify: " + r.stderr)
         self.assertEqual(r.returncode, 0, "exit status after SIGTERM\n%s\n%s"
                          % (r.describe(), self.valgrind_logs()))
         self.assertIn("ERROR SUMMARY: 0 errors", self.valgrind_logs())
