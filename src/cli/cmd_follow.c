@@ -36,8 +36,11 @@ static const char follow_usage[] =
     "  -c, --bytes N    the last N bytes; +N: from byte N on\n"
     "  -h, --help       this help\n"
     "\n"
-    "Exit status: 0 after SIGINT/SIGTERM, 1 for a fatal error (such as the\n"
-    "inotify watch limit), 2 for bad usage or a FILE that cannot be read.\n";
+    "Options and FILEs may come in any order; '--' ends the options.\n"
+    "\n"
+    "Exit status: 0 after SIGINT/SIGTERM/SIGHUP (what the files hold is printed\n"
+    "first), 1 for a fatal error (such as the inotify watch limit), 2 for bad\n"
+    "usage or a FILE that cannot be read.\n";
 
 /* "N" or "+N" (N >= 0). Returns -1 when it is neither. */
 static int parse_count(const char *s, struct follow_start *how)
@@ -50,7 +53,9 @@ static int parse_count(const char *s, struct follow_start *how)
     return 0;
 }
 
-/* Returns 0 to run, 1 when --help was shown, -1 for a usage error. */
+/* Returns 0 to run, 1 when --help was shown, -1 for a usage error. Options
+ * and FILEs may come in any order ("follow app.log -n 5"), as with tail and
+ * watch: getopt moves the FILEs to the end. */
 static int parse_args(int argc, char **argv, struct follow_start *how)
 {
     static const struct option longopts[] = {
@@ -62,15 +67,19 @@ static int parse_args(int argc, char **argv, struct follow_start *how)
     *how = (struct follow_start){.count = 10};
     opterr = 0;
     optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "+:n:c:h", longopts, NULL)) != -1) {
+    for (;;) {
+        int longindex = -1; /* set by getopt only for a long option */
+        int c = getopt_long(argc, argv, ":n:c:h", longopts, &longindex);
+        if (c == -1)
+            break;
         switch (c) {
         case 'n':
         case 'c':
             if (parse_count(optarg, how) < 0) {
                 iw_complain("follow: %s '%s': expected a number of %s, or +N to start at the Nth",
-                            c == 'n' ? "--lines" : "--bytes", optarg,
-                            c == 'n' ? "lines" : "bytes");
+                            longindex >= 0 ? (c == 'n' ? "--lines" : "--bytes")
+                                           : (c == 'n' ? "-n" : "-c"),
+                            optarg, c == 'n' ? "lines" : "bytes");
                 return -1;
             }
             how->bytes = c == 'c';
@@ -79,7 +88,7 @@ static int parse_args(int argc, char **argv, struct follow_start *how)
             fputs(follow_usage, stdout);
             return 1;
         default: /* '?' or ':' */
-            iw_complain_option("follow", c, argv);
+            iw_complain_option("follow", c, argc, argv, longopts);
             return -1;
         }
     }

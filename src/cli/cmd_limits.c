@@ -305,7 +305,7 @@ static int parse_args(int argc, char **argv, int *ret_json)
             fputs(limits_usage, stdout);
             return 1;
         } else {
-            iw_complain_option("limits", c, argv);
+            iw_complain_option("limits", c, argc, argv, longopts);
             return -1;
         }
     }

@@ -209,18 +209,6 @@ static int parse_ms(const char *opt, const char *value, long *ret)
     return 0;
 }
 
-/* getopt sets optopt to the character of a bad short option, and to a long
- * option's value (>= 256 here) or 0 for a bad long one. */
-static const char *bad_option(int opt, char *arg, char buf[3])
-{
-    if (opt <= 0 || opt >= 256)
-        return arg;
-    buf[0] = '-';
-    buf[1] = (char)opt;
-    buf[2] = '\0';
-    return buf;
-}
-
 /* Parses the options among argv[1..argc): the part before "--". Returns 0,
  * 1 when --help was shown, -1 for a usage error. */
 static int parse_options(int argc, char **argv, struct run_args *a)
@@ -240,7 +228,6 @@ static int parse_options(int argc, char **argv, struct run_args *a)
     opterr = 0;
     optind = 1;
     int c;
-    char buf[3];
     while ((c = getopt_long(argc, argv, ":x:h", longopts, NULL)) != -1) {
         int r = 0;
         switch (c) {
@@ -268,13 +255,8 @@ static int parse_options(int argc, char **argv, struct run_args *a)
         case 'h':
             fputs(run_usage, stdout);
             return 1;
-        case ':':
-            iw_complain("run: option '%s' needs a value (try 'inowatch run --help')",
-                        bad_option(optopt, argv[optind - 1], buf));
-            return -1;
-        default:
-            iw_complain("run: unknown option '%s' (try 'inowatch run --help')",
-                        bad_option(optopt, argv[optind - 1], buf));
+        default: /* '?' or ':' */
+            iw_complain_option("run", c, argc, argv, longopts);
             return -1;
         }
         if (r < 0)

@@ -259,22 +259,6 @@ static int parse_pid(const char *s, pid_t *ret)
     return 0;
 }
 
-static int bad_option(char **argv)
-{
-    /* Both options with a value are long only: their val is in optopt when
-     * the value is missing. Another bad short option is in optopt too; a
-     * bad long one only in argv. */
-    if (optopt == 'p' || optopt == 'r') {
-        iw_complain("stale: option '%s' needs a value (try 'inowatch stale --help')",
-                    optopt == 'p' ? "--pid" : "--rescue");
-    } else if (optopt > 0) {
-        iw_complain("stale: unknown option '-%c' (try 'inowatch stale --help')", optopt);
-    } else {
-        iw_complain("stale: unknown option '%s' (try 'inowatch stale --help')", argv[optind - 1]);
-    }
-    return -1;
-}
-
 /* Returns 0 to run, 1 when --help was shown, -1 for a usage error. */
 static int parse_args(int argc, char **argv, struct stale_args *a)
 {
@@ -288,7 +272,7 @@ static int parse_args(int argc, char **argv, struct stale_args *a)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         if (c == 'j') {
             a->json = 1;
         } else if (c == 'p') {
@@ -303,8 +287,9 @@ static int parse_args(int argc, char **argv, struct stale_args *a)
         } else if (c == 'h') {
             fputs(stale_usage, stdout);
             return 1;
-        } else {
-            return bad_option(argv);
+        } else { /* '?' or ':' */
+            iw_complain_option("stale", c, argc, argv, longopts);
+            return -1;
         }
     }
     if (optind < argc) {
@@ -361,7 +346,7 @@ static int report(const struct iw_stale_list *l, const struct stale_args *a, int
     /* Root is refused too by a process of another user namespace, or one
      * a security module shields from ptrace. */
     if (l->uninspectable)
-        iw_complain("%zu process%s could not be inspected (%s)", l->uninspectable,
+        iw_complain("stale: %zu process%s could not be inspected (%s)", l->uninspectable,
                     l->uninspectable == 1 ? "" : "es",
                     geteuid() == 0 ? "they refuse even root's ptrace access"
                                    : "run as root to see them");

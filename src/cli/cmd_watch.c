@@ -163,7 +163,7 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
             fputs(watch_usage, stdout);
             return 1;
         default: /* '?' or ':' */
-            iw_complain_option("watch", c, argv);
+            iw_complain_option("watch", c, argc, argv, longopts);
             return -1;
         }
     }

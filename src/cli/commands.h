@@ -28,8 +28,13 @@ void iw_complain_new(const char *cmd, int err);
  * them, or a negative errno. */
 int iw_stop_signalfd(void);
 
-/* A bad option for command cmd, from getopt's return c ('?' or ':'). */
-void iw_complain_option(const char *cmd, int c, char **argv);
+/* A bad option for command cmd, from getopt_long's return c ('?', or ':'
+ * for a missing value: optstring starts with ':'), named as the user wrote
+ * it ("--exclude", not "-x"); argc, argv and longopts as given to
+ * getopt_long. */
+struct option;
+void iw_complain_option(const char *cmd, int c, int argc, char **argv,
+                        const struct option *longopts);
 
 /* Prints "inowatch: " and the formatted message on stderr, one line. */
 void iw_complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -62,15 +62,70 @@ void iw_complain_new(const char *cmd, int err)
                 cmd, sep, lim.name, lim.value, lim.name, lim.value < 64 ? 128 : lim.value * 2);
 }
 
-/* A bad option given to command cmd: getopt's '?' or ':' (c). optopt names
- * a bad short option; for a long one (optopt 0, or a long option's value
- * >= 256) getopt has moved past it, so it is argv[optind - 1]. */
-void iw_complain_option(const char *cmd, int c, char **argv)
+/* The long option that name (n bytes, from "--name" or "--name=value")
+ * stands for, as getopt_long matches it: an exact match, else the only
+ * option it abbreviates, or the first of several that differ in nothing
+ * but their names. NULL when none does; *ret_ambiguous says whether
+ * several did. */
+static const struct option *find_long(const struct option *opts, const char *name, size_t n,
+                                      int *ret_ambiguous)
 {
-    char shortname[3] = {'-', (char)optopt, '\0'};
-    const char *name = (optopt > 0 && optopt < 256) ? shortname : argv[optind - 1];
-    if (c == ':')
-        iw_complain("%s: option '%s' needs a value (try 'inowatch %s --help')", cmd, name, cmd);
-    else
-        iw_complain("%s: unknown option '%s' (try 'inowatch %s --help')", cmd, name, cmd);
+    const struct option *found = NULL;
+    *ret_ambiguous = 0;
+    for (const struct option *o = opts; o && o->name; o++) {
+        if (strncmp(o->name, name, n) != 0)
+            continue;
+        if (strlen(o->name) == n) {
+            *ret_ambiguous = 0;
+            return o;
+        }
+        if (!found)
+            found = o;
+        else if (found->has_arg != o->has_arg || found->flag != o->flag || found->val != o->val)
+            *ret_ambiguous = 1;
+    }
+    return *ret_ambiguous ? NULL : found;
+}
+
+/* A bad option given to command cmd, named as the user wrote it: long or
+ * short. c is getopt_long's return: ':' for a missing value (optstring
+ * starts with ':'), or '?'.
+ *
+ * getopt_long says little. optopt is the bad short option, or the bad long
+ * option's val (often the character of its short form: "--exclude" is
+ * 'x'), or 0 for an unknown or ambiguous long option. After a bad long
+ * option getopt has moved past it, so it is argv[optind - 1]; after a bad
+ * short option inside a cluster, that element is an earlier one ("--json
+ * -qj"). So argv[optind - 1] is taken for the culprit only when it is a
+ * long option that fails the way optopt says: one that needs a value and
+ * has none (it is then the last argument; had it been used, its value
+ * would follow it, or come after a '='), or one that takes no value and
+ * has one (had it been used, it would have no '='). */
+void iw_complain_option(const char *cmd, int c, int argc, char **argv,
+                        const struct option *longopts)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    int dashdash = arg[0] == '-' && arg[1] == '-' && arg[2] != '\0';
+    size_t n = dashdash ? strcspn(arg + 2, "=") : 0;
+    int ambiguous = 0;
+    const struct option *o = dashdash ? find_long(longopts, arg + 2, n, &ambiguous) : NULL;
+    const char *how = NULL;
+    if (o && optopt != 0 && o->val == optopt) {
+        if (o->has_arg == required_argument && arg[2 + n] == '\0' && optind == argc)
+            how = "needs a value";
+        else if (o->has_arg == no_argument && arg[2 + n] == '=')
+            how = "takes no value";
+    }
+    if (how) {
+        iw_complain("%s: option '--%s' %s (try 'inowatch %s --help')", cmd, o->name, how, cmd);
+    } else if (optopt == 0 && dashdash) {
+        iw_complain("%s: %s option '--%.*s' (try 'inowatch %s --help')", cmd,
+                    ambiguous ? "ambiguous" : "unknown", (int)n, arg + 2, cmd);
+    } else if (optopt > 0 && optopt < 256 && c == ':') {
+        iw_complain("%s: option '-%c' needs a value (try 'inowatch %s --help')", cmd, optopt, cmd);
+    } else if (optopt > 0 && optopt < 256) {
+        iw_complain("%s: unknown option '-%c' (try 'inowatch %s --help')", cmd, optopt, cmd);
+    } else {
+        iw_complain("%s: unknown option '%s' (try 'inowatch %s --help')", cmd, arg, cmd);
+    }
 }

@@ -43,7 +43,7 @@ void iw_follow_say(struct follow *fw, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     iw_follow_flush(fw);
-    iw_complain("%s", line);
+    iw_complain("follow: %s", line);
 }
 
 /* Appends n bytes; what does not fit even in an empty buffer is written

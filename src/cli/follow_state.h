@@ -56,6 +56,7 @@ struct follow {
 
 /* follow_out.c */
 int iw_follow_flush(struct follow *fw);
+/* A message on stderr, "inowatch: follow: " and fmt, after stdout is flushed. */
 void iw_follow_say(struct follow *fw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int iw_follow_pump(struct follow *fw, struct follow_file *f, unsigned long long limit, int header);
 off_t iw_follow_start_offset(int fd, const struct stat *st, const struct follow_start *how);

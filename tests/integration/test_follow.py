@@ -119,6 +119,10 @@ class Follower:
         self._wait(lambda: sum(text in l for l in self.err) >= count,
                    "stderr %r (x%d)" % (text, count), timeout)
 
+    def wait_err_line(self, line, timeout=None):
+        """Waits until a stderr line is exactly `line`."""
+        self._wait(lambda: line in self.err, "stderr line %r" % line, timeout)
+
     def wait_watches(self, n):
         """Waits until the follower holds n inotify watches (it is set up)."""
         self._wait_poll(lambda: (inotify_watch_count(self.proc.pid) or 0) >= n,
@@ -215,8 +219,62 @@ class TestStart(FollowTestCase):
             p = run_cli(self, ["follow"] + args)
             self.assertEqual(p.returncode, 2, (args, p.stderr))
             self.assertEqual(len(p.stderr.splitlines()), 1, (args, p.stderr))
-            self.assertTrue(p.stderr.startswith(b"inowatch: "), p.stderr)
+            self.assertTrue(p.stderr.startswith(b"inowatch: follow: "), p.stderr)
             self.assertEqual(p.stdout, b"")
+
+    def test_usage_errors_name_the_option_as_written(self):
+        f = self.path("f")
+        write(f, "x\n")
+        try_ = "(try 'inowatch follow --help')"
+        for args, line in (
+                (["--lines"], "option '--lines' needs a value " + try_),
+                (["-n"], "option '-n' needs a value " + try_),
+                ([f, "--bytes"], "option '--bytes' needs a value " + try_),
+                ([f, "-c"], "option '-c' needs a value " + try_),
+                (["--help=1"], "option '--help' takes no value " + try_),
+                (["--bogus=1", f], "unknown option '--bogus' " + try_),
+                (["-q", f], "unknown option '-q' " + try_),
+                (["-n", "ten", f],
+                 "-n 'ten': expected a number of lines, or +N to start at the Nth"),
+                ([f, "--bytes=x"],
+                 "--bytes 'x': expected a number of bytes, or +N to start at the Nth")):
+            with self.subTest(args=args):
+                p = run_cli(self, ["follow"] + args)
+                self.assertEqual((p.returncode, p.stderr.decode()),
+                                 (2, "inowatch: follow: %s\n" % line))
+                self.assertEqual(p.stdout, b"")
+
+    def test_options_after_file(self):
+        # As with tail and watch, options may follow FILE.
+        f = self.path("f")
+        write(f, lines(1, 30))
+        w = self.follow(f, "-n", "3")
+        w.wait_out(lines(28, 30))
+        self.append(f, "31\n")
+        w.wait_out(lines(28, 31))
+        w.stop()
+        self.assertEqual(w.err, [])
+        w = self.follow(f, "--lines=+29", "--bytes", "3")  # the last one counts
+        w.wait_out("31\n")
+        w.stop()
+
+    def test_double_dash_ends_options(self):
+        # After "--", "-n" is a FILE (in the current directory).
+        f = self.path("f")
+        write(f, lines(1, 3))
+        w = self.follow("-n", "1", "--", "f", "-n", cwd=self.tmp)
+        w.wait_err_line("inowatch: follow: -n: does not exist yet; waiting for it")
+        w.wait_out("==> f <==\n3\n")
+        write(self.path("-n"), "dash\n")
+        w.wait_out("==> f <==\n3\n\n==> -n <==\ndash\n")
+        w.wait_err_line("inowatch: follow: -n: appeared; following it")
+        w.stop()
+
+    def test_help_names_the_stop_signals(self):
+        p = run_cli(self, ["follow", "--help"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"0 after SIGINT/SIGTERM/SIGHUP", p.stdout)
+        self.assertIn(b"any order", p.stdout)
 
 
 class TestReplacement(FollowTestCase):
@@ -232,7 +290,7 @@ class TestReplacement(FollowTestCase):
         write(f + ".tmp", "new 1\n")
         os.rename(f + ".tmp", f)
         w.wait_out("old 1\nold 2\nnew 1\n")
-        w.wait_err("replaced; following the new file")
+        w.wait_err_line("inowatch: follow: %s: replaced; following the new file" % f)
         self.append(f, "new 2\n")
         w.wait_out("old 1\nold 2\nnew 1\nnew 2\n")
         w.stop()
@@ -263,13 +321,13 @@ class TestReplacement(FollowTestCase):
         os.truncate(f, 0)
         self.append(f, "after\n")  # shorter than what was there: detectable
         w.wait_out("a long old line 1\na long old line 2\nafter\n")
-        w.wait_err("truncated")
+        w.wait_err_line("inowatch: follow: %s: truncated; following it from its start" % f)
         w.stop()
 
     def test_truncation_then_appends(self):
         f, w = self.start_with()
         os.truncate(f, 0)
-        w.wait_err("%s: truncated" % f)
+        w.wait_err_line("inowatch: follow: %s: truncated; following it from its start" % f)
         self.append(f, "x\n")
         w.wait_out("old 1\nold 2\nx\n")
         w.stop()
@@ -277,18 +335,18 @@ class TestReplacement(FollowTestCase):
     def test_deleted_then_recreated(self):
         f, w = self.start_with()
         os.unlink(f)
-        w.wait_err("%s: deleted; waiting for it to come back" % f)
+        w.wait_err_line("inowatch: follow: %s: deleted; waiting for it to come back" % f)
         write(f, "back\n")
         w.wait_out("old 1\nold 2\nback\n")
-        w.wait_err("appeared; following it")
+        w.wait_err_line("inowatch: follow: %s: appeared; following it" % f)
         w.stop()
 
     def test_renamed_away_and_back_is_the_same_file(self):
         f, w = self.start_with()
         os.rename(f, f + ".x")
-        w.wait_err("renamed away; waiting")
+        w.wait_err_line("inowatch: follow: %s: renamed away; waiting for it to come back" % f)
         os.rename(f + ".x", f)
-        w.wait_err("is back")
+        w.wait_err_line("inowatch: follow: %s: is back; following it again" % f)
         self.append(f, "more\n")
         w.wait_out("old 1\nold 2\nmore\n")
         w.stop()
@@ -355,12 +413,12 @@ class TestSeveralFiles(FollowTestCase):
         a, b = self.path("a"), self.path("sub", "dir", "b")
         write(a, "a1\n")
         w = self.follow(a, b)
-        w.wait_err("%s: does not exist yet; waiting for it" % b)
+        w.wait_err_line("inowatch: follow: %s: does not exist yet; waiting for it" % b)
         w.wait_out("==> %s <==\na1\n" % a)
         os.makedirs(os.path.dirname(b))
         write(b, "b1\n")
         w.wait_out("==> %s <==\na1\n\n==> %s <==\nb1\n" % (a, b))
-        w.wait_err("%s: appeared; following it" % b)
+        w.wait_err_line("inowatch: follow: %s: appeared; following it" % b)
         w.stop()
 
     def test_single_missing_file(self):
@@ -373,8 +431,8 @@ class TestSeveralFiles(FollowTestCase):
 
 
 class TestSignals(FollowTestCase):
-    def test_sigterm_and_sigint_exit_0_with_output_flushed(self):
-        for sig in (signal.SIGTERM, signal.SIGINT):
+    def test_sigterm_sigint_and_sighup_exit_0_with_output_flushed(self):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             f = self.path("f%d" % sig)
             write(f, "1\n")
             w = self.follow(f)
@@ -383,6 +441,7 @@ class TestSignals(FollowTestCase):
             self.append(f, "2\n")
             w.stop(sig, expect=0)
             self.assertEqual(bytes(w.out), b"1\n2\n")
+            self.assertEqual(w.err, [])
 
 
 # The writer: appends lines 1.. to the file named PATH, one write(2) each,

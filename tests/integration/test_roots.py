@@ -221,6 +221,29 @@ class Roots(WatchTestCase):
                 self.assertTrue(r.stderr.strip(), "a usage error says something on stderr")
                 self.assertNotIn(b'"ready"', r.stdout)
 
+    def test_usage_errors_name_the_option_as_written(self):
+        # A long option is named long, a short one short: "--exclude" is
+        # not "-x" although it is 'x' to getopt.
+        root = self.mkroot()
+        for args, line in (
+                (["watch", "--exclude"], "watch: option '--exclude' needs a value"),
+                (["watch", root, "-x"], "watch: option '-x' needs a value"),
+                (["watch", "--latency"], "watch: option '--latency' needs a value"),
+                (["watch", "--json=1", root], "watch: option '--json' takes no value"),
+                (["watch", "--e", "x", root], "watch: ambiguous option '--e'"),
+                (["watch", "--bogus=1", root], "watch: unknown option '--bogus'"),
+                (["watch", "--json", "-qx", "y", root], "watch: unknown option '-q'"),
+                (["run", root, "--exclude", "--", "true"], "run: option '--exclude' needs a value"),
+                (["run", "-x"], "run: option '-x' needs a value"),
+                (["limits", "--json=1"], "limits: option '--json' takes no value"),
+                (["limits", "-j"], "limits: unknown option '-j'")):
+            with self.subTest(args=args):
+                r = run_cli(self, args)
+                self.assertEqual((r.returncode, r.stderr.decode()),
+                                 (2, "inowatch: %s (try 'inowatch %s --help')\n"
+                                  % (line, args[0])))
+                self.assertEqual(r.stdout, b"")
+
 
 if __name__ == "__main__":
     unittest.main()

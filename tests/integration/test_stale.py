@@ -357,6 +357,19 @@ class Stale(WatchTestCase):
                      ["--pid", "0"], ["--pid", "-3"], ["--rescue"], ["--rescue", ""]):
             self.assertUsage(*args)
 
+    def test_usage_errors_name_the_option_as_written(self):
+        try_ = "(try 'inowatch stale --help')"
+        for args, line in ((["--pid"], "option '--pid' needs a value " + try_),
+                           (["--json", "--rescue"], "option '--rescue' needs a value " + try_),
+                           (["--json=yes"], "option '--json' takes no value " + try_),
+                           (["--bogus=1"], "unknown option '--bogus' " + try_),
+                           # short -j does not exist, although --json's val is 'j'
+                           (["--json", "-jh"], "unknown option '-j' " + try_),
+                           (["--pid=1", "-ph"], "unknown option '-p' " + try_)):
+            with self.subTest(args=args):
+                p = self.assertUsage(*args)
+                self.assertEqual(p.stderr.decode(), "inowatch: stale: %s\n" % line)
+
     def test_rescue_into_unusable_directory(self):
         notdir = self.path("file")
         with open(notdir, "w"):
@@ -400,12 +413,13 @@ class Stale(WatchTestCase):
         e = self.only(entries, theirs.pid)
         self.assertEqual((e["fd"], e["mode"], e["path"], e["state"], e["size"]),
                          (fd, "wa", path, "deleted", 16))
-        self.assertRegex(p.stderr.decode(), r"\Ainowatch: \d+ process(es)? could not be inspected "
-                                            r"\(run as root to see them\)\n\Z")
+        line = (r"\Ainowatch: stale: \d+ process(es)? could not be inspected "
+                r"\(run as root to see them\)\n\Z")
+        self.assertRegex(p.stderr.decode(), line)
         # the human form says the same, once
         p = self.stale(prefix=NOBODY, exe=exe)
         self.assertEqual(p.returncode, 1)
-        self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+        self.assertRegex(p.stderr.decode(), line)
         # asking for root's process by pid is an error, in one line
         p = self.stale("--pid", str(mine.pid), prefix=NOBODY, exe=exe)
         self.assertEqual(p.returncode, 2)
