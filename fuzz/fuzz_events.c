@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "fixture_tree.h"
 
 /* The watcher is rebuilt this often, so that entries the fuzzer invents
  * (pending forever: they do not exist on disk) cannot pile up. */
@@ -23,23 +24,6 @@ struct fixture {
 };
 
 static struct fixture fx;
-
-static void make_tree(const char *root)
-{
-    char p[128];
-    const char *dirs[] = {"a", "a/b", "c", "c/d"};
-    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-        snprintf(p, sizeof(p), "%s/%s", root, dirs[i]);
-        mkdir(p, 0755);
-    }
-    const char *files[] = {"f", "a/g", "a/b/h", "c/d/i"};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(p, sizeof(p), "%s/%s", root, files[i]);
-        FILE *f = fopen(p, "w");
-        if (f)
-            fclose(f);
-    }
-}
 
 static void start_watcher(void)
 {
@@ -59,7 +43,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(fx.root, sizeof(fx.root), "/tmp/inowatch-fuzz-XXXXXX");
     if (!mkdtemp(fx.root))
         abort();
-    make_tree(fx.root);
+    fixture_make_tree(fx.root);
     start_watcher();
     return 0;
 }

@@ -22,16 +22,16 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "fixture_tree.h"
 
 #ifndef AT_HANDLE_FID
 #define AT_HANDLE_FID AT_REMOVEDIR
 #endif
 
 #define RESET_EVERY 512
-#define NDIRS 5
+#define NDIRS FIXTURE_NDIRS
 #define BUF_MAX 65536
 
-static const char *const dir_names[NDIRS] = {"", "a", "a/b", "c", "c/d"};
 static const char *const names[] = {"a", "b", "c", "d", "f", "g", "h", "i", "new", "x1",
                                     ".", "..", "a/b", "longer-name-here"};
 
@@ -50,22 +50,6 @@ static struct {
     struct handle dirs[NDIRS];
     unsigned char buf[BUF_MAX];
 } fx;
-
-static void make_tree(const char *root)
-{
-    char p[128];
-    for (size_t i = 1; i < NDIRS; i++) {
-        snprintf(p, sizeof(p), "%s/%s", root, dir_names[i]);
-        mkdir(p, 0755);
-    }
-    const char *files[] = {"f", "a/g", "a/b/h", "c/d/i"};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(p, sizeof(p), "%s/%s", root, files[i]);
-        FILE *f = fopen(p, "w");
-        if (f)
-            fclose(f);
-    }
-}
 
 static int take_handle(const char *path, struct handle *out)
 {
@@ -105,10 +89,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(fx.root, sizeof(fx.root), "/tmp/inowatch-fuzzfan-XXXXXX");
     if (!mkdtemp(fx.root))
         abort();
-    make_tree(fx.root);
+    fixture_make_tree(fx.root);
     for (size_t i = 0; i < NDIRS; i++) {
         char p[128];
-        snprintf(p, sizeof(p), "%s/%s", fx.root, dir_names[i]);
+        snprintf(p, sizeof(p), "%s/%s", fx.root, fixture_dirs[i]);
         if (take_handle(p, &fx.dirs[i]) < 0)
             abort();
     }

@@ -88,11 +88,9 @@ class ValgrindScenario(ValgrindMixin, FaultTestCase):
     wait = VALGRIND_WAIT
     leak_kinds = "definite,indirect"
 
-    def test_session(self):
-        root = self.mktree(test_faults.TREE)
-        # A rule that never fires: the shim is there, as in every run.
-        r = self.start([root], "inotify_init1:nth=1000:EMFILE")
-        self.assertTrue(r.wait_ready(), r.describe() + self.valgrind_logs())
+    @staticmethod
+    def change_a_subtree(root):
+        """A directory made with a subtree, renamed, then changed inside."""
         new = os.path.join(root, "new")
         os.makedirs(os.path.join(new, "x", "y"))
         for p in ("x/y/f1", "x/f2", "g"):
@@ -102,6 +100,13 @@ class ValgrindScenario(ValgrindMixin, FaultTestCase):
         os.rename(os.path.join(root, "moved", "g"), os.path.join(root, "a", "g"))
         os.unlink(os.path.join(root, "moved", "x", "f2"))
         os.symlink("nowhere", os.path.join(root, "b", "link"))
+
+    def test_session(self):
+        root = self.mktree(test_faults.TREE)
+        # A rule that never fires: the shim is there, as in every run.
+        r = self.start([root], "inotify_init1:nth=1000:EMFILE")
+        self.assertTrue(r.wait_ready(), r.describe() + self.valgrind_logs())
+        self.change_a_subtree(root)
         os.rmdir(os.path.join(root, "bad", "inner"))
         with open(os.path.join(root, "c", "f.txt"), "a") as f:
             f.write("more")
@@ -139,15 +144,7 @@ class ValgrindScenario(ValgrindMixin, FaultTestCase):
         root = self.mktree(test_faults.TREE)
         r = self.start([root], "inotify_init1:nth=1000:EMFILE", extra_args=["--backend", "fanotify"])
         self.assertTrue(r.wait_ready(), r.describe() + self.valgrind_logs())
-        new = os.path.join(root, "new")
-        os.makedirs(os.path.join(new, "x", "y"))
-        for p in ("x/y/f1", "x/f2", "g"):
-            with open(os.path.join(new, p), "w") as f:
-                f.write("data")
-        os.rename(new, os.path.join(root, "moved"))
-        os.rename(os.path.join(root, "moved", "g"), os.path.join(root, "a", "g"))
-        os.unlink(os.path.join(root, "moved", "x", "f2"))
-        os.symlink("nowhere", os.path.join(root, "b", "link"))
+        self.change_a_subtree(root)
         shutil.rmtree(os.path.join(root, "moved"))
         mark = os.path.join(root, "c", "mark1")
         open(mark, "w").close()
