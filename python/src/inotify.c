@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -96,9 +95,8 @@ static void do_close(InotifyObject *self)
     /* Closing the fd drops every watch at once. */
     if (self->fd >= 0)
         close(self->fd);
-    if (self->wake_fd >= 0)
-        close(self->wake_fd);
-    self->fd = self->wake_fd = -1;
+    iwpy_wake_close(&self->wake_fd);
+    self->fd = -1;
     self->close_pending = 0;
     PyMem_Free(self->buf);
     self->buf = NULL;
@@ -183,11 +181,7 @@ static PyObject *Inotify_close(InotifyObject *self, PyObject *unused)
          * closes. A blocked read() waits on the eventfd too (it was made
          * before blocking): wake it. */
         self->close_pending = 1;
-        if (self->wake_fd >= 0) {
-            uint64_t one = 1;
-            ssize_t n = write(self->wake_fd, &one, sizeof(one));
-            (void)n;
-        }
+        iwpy_wake(self->wake_fd);
     } else {
         do_close(self);
     }
@@ -388,11 +382,8 @@ static PyObject *Inotify_read(InotifyObject *self, PyObject *args, PyObject *kwd
         return NULL;
     if (check_open(self) < 0 || check_idle(self) < 0)
         return NULL;
-    if (!deadline.immediate && self->wake_fd < 0) {
-        self->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (self->wake_fd < 0)
-            return iwpy_set_errno(errno, NULL, 0);
-    }
+    if (!deadline.immediate && iwpy_wake_open(&self->wake_fd) < 0)
+        return NULL;
     for (;;) {
         if (ensure_buffer(self) < 0)
             return NULL;

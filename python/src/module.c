@@ -6,10 +6,13 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "inowatch.h"
@@ -96,6 +99,34 @@ int iwpy_deadline_left_ms(const struct iwpy_deadline *d)
         return 0;
     /* Round up: a wait that ends early would only loop again. */
     return left >= (double)INT_MAX ? INT_MAX : (int)ceil(left);
+}
+
+int iwpy_wake_open(int *wake_fd)
+{
+    if (*wake_fd >= 0)
+        return 0;
+    *wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (*wake_fd < 0) {
+        iwpy_set_errno(errno, NULL, 0);
+        return -1;
+    }
+    return 0;
+}
+
+void iwpy_wake(int wake_fd)
+{
+    if (wake_fd < 0)
+        return;
+    uint64_t one = 1;
+    ssize_t n = write(wake_fd, &one, sizeof(one));
+    (void)n; /* a full counter still wakes the reader */
+}
+
+void iwpy_wake_close(int *wake_fd)
+{
+    if (*wake_fd >= 0)
+        close(*wake_fd);
+    *wake_fd = -1;
 }
 
 int iwpy_wait(int fd, int wake_fd, int timeout_ms)

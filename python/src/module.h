@@ -40,6 +40,15 @@ int iwpy_deadline_parse(PyObject *timeout, struct iwpy_deadline *ret);
 /* Milliseconds left, for poll(): -1 forever, 0 when past. */
 int iwpy_deadline_left_ms(const struct iwpy_deadline *d);
 
+/* The eventfd by which close() wakes a read blocked in another thread:
+ * made by the first blocking read (*wake_fd < 0 until then). Returns 0, or
+ * -1 with OSError set. */
+int iwpy_wake_open(int *wake_fd);
+/* Wakes a read blocked on wake_fd, if one was ever made. */
+void iwpy_wake(int wake_fd);
+/* Closes wake_fd if it was made, and marks it unmade. */
+void iwpy_wake_close(int *wake_fd);
+
 /* Called without the GIL. Waits for fd (and wake_fd if >= 0) to be
  * readable: returns 1 when fd is, 2 when wake_fd is, 0 on timeout, or a
  * negative errno (-EINTR when a signal came). */

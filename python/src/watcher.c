@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "inowatch.h"
@@ -164,9 +163,7 @@ static void do_close(WatcherObject *self)
 {
     inowatch_free(self->w); /* closes the inotify fd: every watch goes at once */
     self->w = NULL;
-    if (self->wake_fd >= 0)
-        close(self->wake_fd);
-    self->wake_fd = -1;
+    iwpy_wake_close(&self->wake_fd);
     self->close_pending = 0;
     Py_CLEAR(self->pending);
 }
@@ -481,11 +478,8 @@ static PyObject *read_batch(WatcherObject *self, const struct iwpy_deadline *dea
         *ret_ended = 1;
         return PyList_New(0);
     }
-    if (!deadline->immediate && self->wake_fd < 0) {
-        self->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (self->wake_fd < 0)
-            return iwpy_set_errno(errno, NULL, 0);
-    }
+    if (!deadline->immediate && iwpy_wake_open(&self->wake_fd) < 0)
+        return NULL;
     for (;;) {
         /* A signal that came while we held the GIL would not interrupt
          * the wait below: run its handler first. */
@@ -666,11 +660,7 @@ static PyObject *Watcher_close(WatcherObject *self, PyObject *unused)
         /* The reader uses the watcher without the GIL: it frees it when it
          * comes back; wake it if it is waiting. */
         self->close_pending = 1;
-        if (self->wake_fd >= 0) {
-            uint64_t one = 1;
-            ssize_t n = write(self->wake_fd, &one, sizeof(one));
-            (void)n;
-        }
+        iwpy_wake(self->wake_fd);
     } else {
         do_close(self);
     }

@@ -438,24 +438,13 @@ int iw_verify_renamed(inowatch *w)
             i++; /* its path is stale or it is gone: a queued event says which */
             continue;
         }
-        int type = iw_type_from_mode(st.st_mode);
-        if (type == n->type && (!n->ino || n->ino == st.st_ino)) {
-            n->ino = st.st_ino;
-            iw_list_drop(l, n);
-            continue;
-        }
+        /* The disk has the last word (iw_rule_settle): the same entry
+         * learns its inode; another one replaces it, delete + create. */
         char name[256];
         size_t len = n->name_len;
-        memcpy(name, iw_name(n), len);
-        int r = iw_emit(w, INOWATCH_DELETE, n, 0);
-        iw_remove_subtree(w, n); /* drops it from the list */
-        int err = 0;
-        struct iw_node *c = r < 0 ? NULL : iw_child_new(w, d, name, len, type, st.st_ino, &err);
-        if (!c)
-            return r < 0 ? r : err;
-        r = iw_emit(w, INOWATCH_CREATE, c, 0);
-        if (r == 0 && type == INOWATCH_TYPE_DIR && !w->no_recursive)
-            r = iw_list_add(&w->pending, c);
+        memcpy(name, iw_name(n), len); /* n may be freed by the settling */
+        iw_list_drop(l, n);
+        int r = iw_rule_settle(w, d, name, len, &st);
         if (r < 0)
             return r;
     }

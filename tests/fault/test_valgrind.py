@@ -151,8 +151,6 @@ class ValgrindScenario(ValgrindMixin, FaultTestCase):
         self.assertTrue(r.wait_path("create", mark), r.describe())
         r.finish(expect_exit=False)
         self.assert_no_crash(r)
-        if "fanotify" in r.stderr and "cannot start" in r.stderr:
-            self.skipTest("valgrind's fanotify: " + r.stderr)
         self.assertEqual(r.returncode, 0, "exit status after SIGTERM\n%s\n%s"
                          % (r.describe(), self.valgrind_logs()))
         self.assertIn("ERROR SUMMARY: 0 errors", self.valgrind_logs())
