@@ -196,7 +196,9 @@ INOWATCH_API size_t inowatch_root_count(const inowatch *w);
 struct inowatch_stats {
     size_t watches;         /* inotify watches held */
     size_t dirs;            /* directories in the model */
-    size_t files;           /* non-directories in the model */
+    size_t files;           /* non-directories in the model, as nodes */
+    size_t files_hashed;    /* regular files known only by their name's hash
+                             * (fanotify's directories-only model) */
     size_t model_bytes;     /* memory held by the model */
     size_t watches_missing; /* directories left unwatched by the watch limit */
     size_t overflows;       /* queue overflows recovered from */

@@ -630,9 +630,11 @@ static PyObject *Watcher_queued(WatcherObject *self, PyObject *unused)
 
 PyDoc_STRVAR(stats_doc,
 "stats() -> dict\n\n"
-"What the watcher holds: watches (inotify watches), dirs and files (in the\n"
-"model), model_bytes, watches_missing (directories left unwatched by the\n"
-"watch limit), overflows (queue overflows recovered from).");
+"What the watcher holds: watches (inotify watches, or directories known\n"
+"by handle with fanotify), dirs and files (nodes in the model),\n"
+"files_hashed (regular files fanotify keeps as a name hash, not a node),\n"
+"model_bytes, watches_missing (directories left unwatched by the watch\n"
+"limit), overflows (queue overflows recovered from).");
 
 static PyObject *Watcher_stats(WatcherObject *self, PyObject *unused)
 {
@@ -641,8 +643,9 @@ static PyObject *Watcher_stats(WatcherObject *self, PyObject *unused)
         return NULL;
     struct inowatch_stats st;
     inowatch_stats(self->w, &st);
-    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n,s:n}", "watches", (Py_ssize_t)st.watches, "dirs",
-                         (Py_ssize_t)st.dirs, "files", (Py_ssize_t)st.files, "model_bytes",
+    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n,s:n,s:n}", "watches", (Py_ssize_t)st.watches,
+                         "dirs", (Py_ssize_t)st.dirs, "files", (Py_ssize_t)st.files,
+                         "files_hashed", (Py_ssize_t)st.files_hashed, "model_bytes",
                          (Py_ssize_t)st.model_bytes, "watches_missing",
                          (Py_ssize_t)st.watches_missing, "overflows", (Py_ssize_t)st.overflows);
 }

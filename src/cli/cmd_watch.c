@@ -306,7 +306,8 @@ static int start(struct watch_args *a)
         if (inowatch_backend(w) == INOWATCH_BACKEND_FANOTIFY)
             fprintf(stderr, "inowatch: ready (fanotify): %zu director%s known, %zu entries, "
                     "%.1f MiB model\n", st.watches, st.watches == 1 ? "y" : "ies",
-                    st.dirs + st.files, (double)st.model_bytes / (1024 * 1024));
+                    st.dirs + st.files + st.files_hashed,
+                    (double)st.model_bytes / (1024 * 1024));
         else
             fprintf(stderr, "inowatch: ready: %zu watch%s, %zu entries, %.1f MiB model\n",
                     st.watches, st.watches == 1 ? "" : "es", st.dirs + st.files,

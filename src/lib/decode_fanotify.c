@@ -186,14 +186,14 @@ static int entry_event(inowatch *w, struct iw_dir *d, const char *name, size_t l
     if (r == 0 && (mask & FAN_CREATE) && isdir && obj->fsid && !w->no_recursive)
         r = adopt_new_dir(w, d, name, len, obj);
     if (r == 0 && (mask & FAN_MODIFY))
-        r = iw_rule_change(w, d, name, len, 1);
+        r = iw_rule_change(w, d, name, len, 1, isdir);
     if (r == 0 && (mask & FAN_ATTRIB))
-        r = iw_rule_change(w, d, name, len, 0);
+        r = iw_rule_change(w, d, name, len, 0, isdir);
     if (r == 0 && (mask & FAN_DELETE)) {
         /* Checked later than the other bits even when it came first:
          * settle() decides what is there. */
         int wd = d->wd;
-        r = iw_rule_delete(w, d, name, len);
+        r = iw_rule_delete(w, d, name, len, isdir);
         d = iw_wd_find(&w->wds, wd);
         if (r == 0 && (mask & (FAN_CREATE | FAN_MODIFY | FAN_ATTRIB)))
             r = note_settle(w, d, name, len);
@@ -313,6 +313,8 @@ static int settle_noted(inowatch *w)
 
 static int settle_when_quiet(inowatch *w)
 {
+    if (w->read_drained)
+        w->scan_window = 0; /* the initial scan's events are all applied */
     /* Whether the last read emptied the queue: asking with FIONREAD would
      * walk the whole queue (see iw_backend_coalesce). */
     if (!w->settle_len || (w->settle_len < IW_SETTLE_MAX && !w->read_drained))

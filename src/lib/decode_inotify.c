@@ -83,7 +83,8 @@ static int on_moved_from(inowatch *w, struct iw_dir *d, size_t *off)
     size_t to_off = find_pair(w, off);
     const struct inotify_event *from = event_at(w, *off);
     if (to_off == SIZE_MAX)
-        return iw_rule_move(w, d, from->name, name_len(from), NULL, NULL, 0, 0);
+        return iw_rule_move(w, d, from->name, name_len(from), NULL, NULL, 0,
+                           (from->mask & IN_ISDIR) != 0);
     struct inotify_event *to = event_at(w, to_off);
     int isdir = (to->mask & IN_ISDIR) != 0;
     to->mask = 0; /* consumed here: the main loop skips it */
@@ -137,13 +138,14 @@ static int apply_one(inowatch *w, size_t *off)
     if (mask & IN_CREATE)
         return iw_rule_create(w, d, e->name, len, (mask & IN_ISDIR) != 0);
     if (mask & IN_DELETE)
-        return iw_rule_delete(w, d, e->name, len);
+        return iw_rule_delete(w, d, e->name, len, (mask & IN_ISDIR) != 0);
     if (mask & IN_MOVED_FROM)
         return on_moved_from(w, d, off);
     if (mask & IN_MOVED_TO) /* moved in from outside the roots */
         return iw_rule_create(w, d, e->name, len, (mask & IN_ISDIR) != 0);
     if (mask & (IN_MODIFY | IN_ATTRIB))
-        return iw_rule_change(w, d, e->name, len, (mask & IN_MODIFY) != 0);
+        return iw_rule_change(w, d, e->name, len, (mask & IN_MODIFY) != 0,
+                              (mask & IN_ISDIR) != 0);
     return 0;
 }
 

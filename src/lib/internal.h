@@ -3,6 +3,7 @@
  * The pieces, one file each:
  *   tree.c     the model: one node per entry, per-directory child tables,
  *              the wd -> directory map, path building
+ *   unlisted.c regular files kept as hashes, not nodes (fanotify)
  *   batch.c    the events of one batch: an array plus a byte arena for paths,
  *              coalescing, and inowatch_next()
  *   scan.c     reading directories (getdents64) into the model, for roots,
@@ -39,6 +40,7 @@ enum iw_node_flags {
     IW_NODE_PENDING = 1u << 2, /* listed in w->pending: to be scanned at batch end */
     IW_NODE_SEEN = 1u << 3,    /* found again by the current scan (diffing) */
     IW_NODE_VERIFY = 1u << 4,  /* listed in w->verify: type and inode to check at batch end */
+    IW_NODE_HASHED = 1u << 5,  /* made from a listed file's hash (unlisted.c): inode unknown */
 };
 
 /* One entry of a watched tree: 24 bytes plus the name. Files are this
@@ -66,6 +68,9 @@ struct iw_dir {
     uint32_t count;
     int wd;            /* -1 when not watched */
     uint32_t root_len; /* roots only: the length of the name */
+    /* The directories-only model: the hashes of regular files listed but
+     * given no node (unlisted.c), or NULL. */
+    uint32_t *unlisted;
 };
 
 static inline char *iw_name(const struct iw_node *n)
@@ -155,6 +160,14 @@ struct inowatch {
     struct iw_fanotify *fan;       /* fanotify's handles and marks */
     unsigned events_wanted; /* enum inowatch_kind bits */
     int no_recursive;
+    /* The initial scan gives nodes to directories (and to entries that
+     * are neither directories nor regular files) but not to regular files,
+     * which it keeps as hashes (unlisted.c): fanotify. */
+    int dirs_only;
+    /* Events queued during the initial scan are still being read: a create
+     * may name a file the scan listed already (cleared by a read that
+     * emptied the queue). */
+    int scan_window;
     int latency_ms;
     size_t threshold;
     struct iw_excludes *excludes;
@@ -188,6 +201,8 @@ struct inowatch {
     size_t relbuf_cap;
     struct iw_node **gone; /* entries a scan did not find again */
     size_t gone_cap;
+    uint32_t *hashes; /* the unlisted files of the directory being listed */
+    size_t nhashes, hashes_cap;
     /* Names to check against the disk at the end of the batch, as
      * [int wd][uint8_t len][name]: fanotify events that may have been
      * merged out of order (decode_fanotify.c). */
@@ -244,6 +259,14 @@ IW_HIDDEN void iw_remove_subtree(inowatch *w, struct iw_node *n);
 IW_HIDDEN int iw_scratch_path(inowatch *w, const struct iw_node *n, const char *child,
                               size_t child_len, char **ret);
 
+/* unlisted.c: regular files of the directories-only model */
+IW_HIDDEN int iw_unlisted_set(inowatch *w, struct iw_dir *d, uint32_t *hashes, size_t n);
+IW_HIDDEN void iw_unlisted_free(inowatch *w, struct iw_dir *d);
+IW_HIDDEN int iw_unlisted_has(const struct iw_dir *d, const char *name, size_t len);
+IW_HIDDEN struct iw_node *iw_child_get(inowatch *w, struct iw_dir *d, const char *name, size_t len,
+                                       int isdir, int *ret_err);
+IW_HIDDEN int iw_has_unlisted(const struct iw_node *n);
+
 /* batch.c */
 IW_HIDDEN void iw_batch_reset(struct iw_batch *b);
 static inline void iw_path_cache_clear(inowatch *w)
@@ -282,11 +305,12 @@ IW_HIDDEN int iw_rescan_all(inowatch *w);
 
 /* rules.c: the model's answer to each kind of entry event */
 IW_HIDDEN int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir);
-IW_HIDDEN int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len);
+IW_HIDDEN int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len,
+                             int isdir);
 IW_HIDDEN int iw_rule_move(inowatch *w, struct iw_dir *from, const char *fname, size_t flen,
                            struct iw_dir *to, const char *tname, size_t tlen, int isdir);
 IW_HIDDEN int iw_rule_change(inowatch *w, struct iw_dir *d, const char *name, size_t len,
-                             int modify);
+                             int modify, int isdir);
 IW_HIDDEN int iw_rule_file_root(inowatch *w, struct iw_dir *root, int modify, int attrib,
                                 int only_data);
 IW_HIDDEN int iw_rule_root_gone(inowatch *w, struct iw_dir *root);

@@ -48,17 +48,42 @@ int iw_root_check(inowatch *w, struct iw_node *n)
     return r < 0 ? r : 1;
 }
 
-/* An entry appeared in d: created, moved in, or reported again because a
- * scan already found it. */
-int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir)
+/* Whether c, found where the disk now has st, is that same entry: the
+ * event that found it there is a duplicate. A node made from a hash
+ * (unlisted.c) has no inode number to compare: while the initial scan's
+ * own events are read, an entry under its name may be the one the scan
+ * listed; after them, or when a rename put it there, it is a new one. */
+static int same_entry(const inowatch *w, const struct iw_node *c, const struct stat *st, int onto)
+{
+    if (iw_type_from_mode(st->st_mode) != c->type)
+        return 0;
+    if (c->ino)
+        return c->ino == st->st_ino;
+    return !(c->flags & IW_NODE_HASHED) || (w->scan_window && !onto);
+}
+
+/* An entry appeared in d: created, moved in (onto: by a rename, which may
+ * have replaced what had the name), or reported again because a scan
+ * already found it. */
+static int create_entry(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir,
+                        int onto)
 {
     struct stat st;
     int have_st = 0;
-    struct iw_node *c = iw_child_find(d, name, len);
+    /* A file the quiet scan kept as a hash (unlisted.c) is looked for when
+     * the event may be about it: a rename replaces it, and a create read
+     * with the scan's own events may be for the file the scan listed
+     * (made after the mark, before the listing). Any other create is for
+     * a new entry: a hash matching its name belongs to another name. */
+    int err = 0;
+    struct iw_node *c = (w->scan_window || onto) ? iw_child_get(w, d, name, len, isdir, &err)
+                                                 : iw_child_find(d, name, len);
+    if (err < 0)
+        return err;
     if (c) {
         if (iw_lstat_child(w, d, name, len, &st) < 0)
             return 0; /* gone again: its delete is queued */
-        if (iw_type_from_mode(st.st_mode) == c->type && (!c->ino || c->ino == st.st_ino))
+        if (same_entry(w, c, &st, onto))
             return 0; /* found by a scan already: the same entry */
         int r = emit_delete_and_remove(w, c, 0);
         if (r < 0)
@@ -80,7 +105,6 @@ int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, 
     }
     if (iw_entry_excluded(w, d, name, len, type == INOWATCH_TYPE_DIR))
         return 0;
-    int err = 0;
     c = iw_child_new(w, d, name, len, type, ino, &err);
     if (!c)
         return err;
@@ -92,10 +116,16 @@ int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, 
     return r;
 }
 
-int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len)
+int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir)
 {
-    struct iw_node *c = iw_child_find(d, name, len);
-    return c ? emit_delete_and_remove(w, c, 0) : 0;
+    return create_entry(w, d, name, len, isdir, 0);
+}
+
+int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir)
+{
+    int err;
+    struct iw_node *c = iw_child_get(w, d, name, len, isdir, &err);
+    return c ? emit_delete_and_remove(w, c, 0) : err;
 }
 
 /* Reports n and everything the model has below it as created. */
@@ -132,7 +162,8 @@ static enum replace_kind classify_replace(inowatch *w, struct iw_node *src, stru
 
 /* The swap is told as: the destination's delete, the rename, then the
  * destination's subtree created at the source's name (from the model: no
- * rescan needed). */
+ * rescan needed, unless the model lacks its files: then it is read again,
+ * as a directory moved in). */
 static int do_exchange(inowatch *w, struct iw_node *src, struct iw_node *dst)
 {
     struct iw_dir *sd = src->parent, *td = dst->parent;
@@ -154,6 +185,10 @@ static int do_exchange(inowatch *w, struct iw_node *src, struct iw_node *dst)
         return err;
     }
     r = iw_emit_rename(w, src, from_off, from_len);
+    if (iw_has_unlisted(dst)) {
+        iw_node_free_tree(w, dst);
+        return r < 0 ? r : iw_rule_create(w, sd, sname, slen, 1);
+    }
     dst = iw_rename_node(w, dst, sd, sname, slen, &err);
     if (!dst)
         return err;
@@ -168,7 +203,10 @@ static int do_rename(inowatch *w, struct iw_node *src, struct iw_dir *td, const 
         return emit_delete_and_remove(w, src, 0);
     if (td == iw_as_dir(src) || iw_is_ancestor(src, &td->node))
         return 0; /* the kernel refuses this; the model must not loop */
-    struct iw_node *dst = iw_child_find(td, name, len);
+    int err = 0;
+    struct iw_node *dst = iw_child_get(w, td, name, len, src->type == INOWATCH_TYPE_DIR, &err);
+    if (err < 0)
+        return err;
     if (dst == src)
         return 0;
     if (dst && iw_is_ancestor(dst, src)) {
@@ -198,7 +236,6 @@ static int do_rename(inowatch *w, struct iw_node *src, struct iw_dir *td, const 
     int r = iw_path_reserve(w, src, &from_off, &from_len);
     if (r < 0)
         return r;
-    int err = 0;
     src = iw_rename_node(w, src, td, name, len, &err);
     if (!src)
         return err;
@@ -208,11 +245,13 @@ static int do_rename(inowatch *w, struct iw_node *src, struct iw_dir *td, const 
     return r;
 }
 
-int iw_rule_change(inowatch *w, struct iw_dir *d, const char *name, size_t len, int modify)
+int iw_rule_change(inowatch *w, struct iw_dir *d, const char *name, size_t len, int modify,
+                   int isdir)
 {
-    struct iw_node *c = iw_child_find(d, name, len);
+    int err;
+    struct iw_node *c = iw_child_get(w, d, name, len, isdir, &err);
     if (!c)
-        return 0; /* excluded, or not known yet: a create will report it */
+        return err; /* excluded, or not known yet: a create will report it */
     if (modify)
         return c->type == INOWATCH_TYPE_DIR ? 0 : iw_emit(w, INOWATCH_MODIFY, c, 0);
     int r = iw_emit(w, INOWATCH_ATTRIB, c, 0);
@@ -266,11 +305,14 @@ int iw_rule_file_root(inowatch *w, struct iw_dir *root, int modify, int attrib, 
 int iw_rule_move(inowatch *w, struct iw_dir *from, const char *fname, size_t flen,
                  struct iw_dir *to, const char *tname, size_t tlen, int isdir)
 {
-    struct iw_node *src = from ? iw_child_find(from, fname, flen) : NULL;
+    int err = 0;
+    struct iw_node *src = from ? iw_child_get(w, from, fname, flen, isdir, &err) : NULL;
+    if (err < 0)
+        return err;
     if (!to || to->node.type != INOWATCH_TYPE_DIR)
         return src ? emit_delete_and_remove(w, src, 0) : 0;
     if (!src)
-        return iw_rule_create(w, to, tname, tlen, isdir);
+        return create_entry(w, to, tname, tlen, isdir, 1);
     return do_rename(w, src, to, tname, tlen);
 }
 
@@ -289,7 +331,10 @@ int iw_rule_overflow(inowatch *w)
 int iw_rule_settle(inowatch *w, struct iw_dir *d, const char *name, size_t len,
                    const struct stat *st)
 {
-    struct iw_node *c = iw_child_find(d, name, len);
+    int err = 0;
+    struct iw_node *c = iw_child_get(w, d, name, len, st && S_ISDIR(st->st_mode), &err);
+    if (err < 0)
+        return err;
     if (!st)
         return c ? emit_delete_and_remove(w, c, 0) : 0;
     int type = iw_type_from_mode(st->st_mode);
@@ -304,7 +349,6 @@ int iw_rule_settle(inowatch *w, struct iw_dir *d, const char *name, size_t len,
     }
     if (iw_entry_excluded(w, d, name, len, type == INOWATCH_TYPE_DIR))
         return 0;
-    int err = 0;
     c = iw_child_new(w, d, name, len, type, st->st_ino, &err);
     if (!c)
         return err;

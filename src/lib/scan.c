@@ -185,13 +185,25 @@ static int report_lost_changes(inowatch *w, struct iw_node *n, int dirfd)
     return 0;
 }
 
+/* A regular file met by a quiet scan of the directories-only model: only
+ * its name's hash is kept (unlisted.c), once the listing is complete. */
+static int keep_unlisted(inowatch *w, const struct iw_dir *d, const char *name, size_t len)
+{
+    if (iw_entry_excluded(w, d, name, len, 0))
+        return 0;
+    int r = iw_grow(&w->hashes, &w->hashes_cap, w->nhashes + 1, sizeof(*w->hashes));
+    if (r < 0)
+        return r;
+    w->hashes[w->nhashes++] = iw_hash_name(name, len);
+    return 0;
+}
+
 /* One entry of a listing: matches it against the model and records what
  * changed. */
 static int list_entry(inowatch *w, struct iw_dir *d, int fd, const struct dirent64 *e,
                       enum iw_scan_mode mode)
 {
     const char *name = e->d_name;
-    size_t len = strlen(name);
     int type = type_from_dtype(e->d_type);
     if (type == INOWATCH_TYPE_NONE) { /* filesystems without d_type */
         struct stat st;
@@ -199,7 +211,12 @@ static int list_entry(inowatch *w, struct iw_dir *d, int fd, const struct dirent
             return 0; /* vanished: its delete event is queued */
         type = iw_type_from_mode(st.st_mode);
     }
+    size_t len = strlen(name);
+    if (type == INOWATCH_TYPE_FILE && mode == IW_SCAN_QUIET && w->dirs_only)
+        return keep_unlisted(w, d, name, len);
     struct iw_node *c = iw_child_find(d, name, len);
+    if (!c && type == INOWATCH_TYPE_FILE && iw_unlisted_has(d, name, len))
+        return 0; /* listed before, kept as a hash: the same file */
     if (c && c->type == type && (c->ino == 0 || c->ino == e->d_ino)) {
         c->flags |= IW_NODE_SEEN;
         if (!c->ino)
@@ -251,6 +268,7 @@ static int sweep_unseen(inowatch *w, struct iw_dir *d, enum iw_scan_mode mode)
 
 static int list_dir(inowatch *w, struct iw_dir *d, int fd, enum iw_scan_mode mode)
 {
+    w->nhashes = 0;
     for (;;) {
         ssize_t n = getdents64(fd, w->dents, w->dents_cap);
         if (n < 0) {
@@ -275,7 +293,10 @@ static int list_dir(inowatch *w, struct iw_dir *d, int fd, enum iw_scan_mode mod
             }
         }
     }
-    return sweep_unseen(w, d, mode);
+    int r = sweep_unseen(w, d, mode);
+    if (r == 0 && w->nhashes)
+        r = iw_unlisted_set(w, d, w->hashes, w->nhashes);
+    return r;
 }
 
 /* Puts d's watch on the directory open at fd. Returns 0, IW_SCAN_GONE when

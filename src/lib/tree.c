@@ -474,6 +474,7 @@ void iw_node_free_tree(inowatch *w, struct iw_node *n)
                 iw_node_free_tree(w, d->slots[i]);
         w->stats.model_bytes -= (size_t)d->cap * sizeof(*d->slots);
         free(d->slots);
+        iw_unlisted_free(w, d);
         iw_wd_unbind(w, d, 1);
     }
     iw_list_drop(&w->pending, n);
@@ -533,6 +534,7 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
             nd->slots = od->slots;
             nd->cap = od->cap;
             nd->count = od->count;
+            nd->unlisted = od->unlisted;
             for (uint32_t i = 0; i < nd->cap; i++)
                 if (nd->slots[i])
                     nd->slots[i]->parent = nd;

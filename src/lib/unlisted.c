@@ -1,0 +1,129 @@
+/* unlisted.c: the regular files of the directories-only model.
+ *
+ * With fanotify, a tree's regular files need no node: events name their
+ * directory (by handle) and their name, and no new-directory race or
+ * bounded queue asks for a listing to diff against. But the rules still
+ * need one bit per name: did this file exist? A rename onto an existing
+ * name must report the replaced file's delete first; a delete or a change
+ * of a name the model never had is stale. So a quiet scan keeps, per
+ * directory, the sorted hashes of the regular files it listed: 4 bytes a
+ * file instead of a node and a table slot (about 70). The first event that
+ * names such a file turns it into an ordinary node (iw_child_get); from
+ * then on the node is the truth and its hash is marked taken.
+ *
+ * The array: [0] entries, [1] entries not taken yet, then the entries in
+ * ascending order, each the name's hash with its lowest bit replaced by
+ * "not taken yet" (1). Two names of one directory with the same 31 bits
+ * are both kept; a name that was never listed but shares them is taken for
+ * a listed one. The rules are arranged so that such a collision (one in
+ * two billion per pair of names in a directory) can only cost a spurious
+ * delete reported before a rename onto a new name, never a lost event:
+ * creates do not consult the hashes once the scan's own events are read. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define IW_LIVE 1u
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int iw_unlisted_set(inowatch *w, struct iw_dir *d, uint32_t *hashes, size_t n)
+{
+    iw_unlisted_free(w, d);
+    if (n == 0)
+        return 0;
+    if (n > UINT32_MAX - 2)
+        return -ENOMEM;
+    uint32_t *a = malloc((n + 2) * sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        hashes[i] |= IW_LIVE;
+    qsort(hashes, n, sizeof(*hashes), cmp_u32);
+    a[0] = a[1] = (uint32_t)n;
+    memcpy(a + 2, hashes, n * sizeof(*a));
+    d->unlisted = a;
+    w->stats.model_bytes += (n + 2) * sizeof(*a);
+    w->stats.files_hashed += n;
+    return 0;
+}
+
+void iw_unlisted_free(inowatch *w, struct iw_dir *d)
+{
+    if (!d->unlisted)
+        return;
+    w->stats.model_bytes -= (d->unlisted[0] + 2) * sizeof(*d->unlisted);
+    w->stats.files_hashed -= d->unlisted[1];
+    free(d->unlisted);
+    d->unlisted = NULL;
+}
+
+/* The first entry not taken yet with the hash's 31 bits, or NULL. */
+static uint32_t *find_live(const struct iw_dir *d, uint32_t hash)
+{
+    if (!d->unlisted)
+        return NULL;
+    uint32_t *v = d->unlisted + 2, key = hash & ~IW_LIVE;
+    size_t lo = 0, hi = d->unlisted[0];
+    while (lo < hi) { /* the first entry >= key */
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < d->unlisted[0] && (v[lo] & ~IW_LIVE) == key; lo++)
+        if (v[lo] & IW_LIVE)
+            return v + lo;
+    return NULL;
+}
+
+int iw_unlisted_has(const struct iw_dir *d, const char *name, size_t len)
+{
+    return find_live(d, iw_hash_name(name, len)) != NULL;
+}
+
+/* Marks the name taken; the array goes when nothing in it is left. */
+static int unlisted_take(inowatch *w, struct iw_dir *d, const char *name, size_t len)
+{
+    uint32_t *e = find_live(d, iw_hash_name(name, len));
+    if (!e)
+        return 0;
+    *e &= ~IW_LIVE;
+    w->stats.files_hashed--;
+    if (--d->unlisted[1] == 0)
+        iw_unlisted_free(w, d);
+    return 1;
+}
+
+struct iw_node *iw_child_get(inowatch *w, struct iw_dir *d, const char *name, size_t len,
+                             int isdir, int *ret_err)
+{
+    *ret_err = 0;
+    struct iw_node *c = iw_child_find(d, name, len);
+    if (c || isdir || !d->unlisted || !unlisted_take(w, d, name, len))
+        return c;
+    c = iw_child_new(w, d, name, len, INOWATCH_TYPE_FILE, 0, ret_err);
+    if (c)
+        c->flags |= IW_NODE_HASHED;
+    return c;
+}
+
+int iw_has_unlisted(const struct iw_node *n)
+{
+    const struct iw_dir *d = iw_as_dir((struct iw_node *)n);
+    if (!d || n->type != INOWATCH_TYPE_DIR)
+        return 0;
+    if (d->unlisted)
+        return 1;
+    for (uint32_t i = 0; i < d->cap; i++)
+        if (d->slots[i] && iw_has_unlisted(d->slots[i]))
+            return 1;
+    return 0;
+}
