@@ -330,7 +330,11 @@ static void unescape(char *s)
 
 /* An fd on the root of mount mnt_id, for open_by_handle_at(), or -1. Not
  * an fd on a watched directory: held open, a directory's inode outlives
- * its rmdir, and its deletion would never be reported. */
+ * its rmdir, and its deletion would never be reported. Not O_PATH either:
+ * open_by_handle_at() refuses an O_PATH mount fd with EBADF, and every
+ * new directory would then be scanned instead of registered from its
+ * create event (correct, but slower, and an attrib of the directory read
+ * in the same batch as its create was lost with its unknown handle). */
 static int open_mount_root(int mnt_id)
 {
     FILE *m = fopen("/proc/self/mountinfo", "re");
@@ -346,7 +350,7 @@ static int open_mount_root(int mnt_id)
         if (sscanf(line, "%d %*d %*s %*s %4095s", &id, point) < 2 || id != mnt_id)
             continue;
         unescape(point);
-        fd = open(point, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        fd = open(point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     free(line);
     fclose(m);

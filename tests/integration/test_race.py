@@ -87,6 +87,29 @@ class NewDirectoryRace(WatchTestCase):
             w.wait_event("create", join(root, "p%d/b/c/d/e/f" % i), start=n0, timeout=0.01, type="file")
         w.stop()
 
+    def test_new_directory_changed_at_once(self):
+        """A directory whose attributes change while its create is still
+        queued: the attrib is reported after the create, by both backends
+        (fanotify tells it through the new directory's own handle, which
+        must be known from the create event, before any scan). What happens
+        inside it before it is watched, inotify finds by scanning: d/e's
+        own attrib may then be told by its create alone."""
+        root = self.mkroot()
+        w, initial = self.start(root, latency=300)
+        n0 = w.count()
+        d = os.path.join(root, "d")
+        os.mkdir(d)
+        os.chmod(d, 0o700)
+        os.mkdir(os.path.join(d, "e"))
+        os.chmod(os.path.join(d, "e"), 0o700)
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [("create", join(root, "d"), "dir"),
+                                      ("attrib", join(root, "d"), "dir"),
+                                      ("create", join(root, "d/e"), "dir")],
+                          ignore=("attrib",))
+        self.assertConverges(w, initial)
+        w.stop()
+
     def test_300_dirs_30_files(self):
         root = self.mkroot()
         w, initial = self.start(root)
