@@ -35,6 +35,8 @@ __all__ = ["ReopeningFileHandler"]
 
 _FILE_MASK = IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF
 _DIR_MASK = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR
+# How many times a reopen tries to get a file that its path still names.
+_OPEN_TRIES = 64
 
 
 class ReopeningFileHandler(_logging.FileHandler):
@@ -103,14 +105,17 @@ class ReopeningFileHandler(_logging.FileHandler):
             # else: an earlier file's watch, going away (IN_IGNORED)
         return changed
 
-    def _still_ours(self):
-        """The path names the inode we have open, and it is not deleted."""
+    def _names(self, fd):
+        """The path names the inode open at fd, and it is not deleted."""
         try:
             st = _os.stat(self.baseFilename)
         except FileNotFoundError:
             return False
-        fst = _os.fstat(self.stream.fileno())
+        fst = _os.fstat(fd)
         return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino) and fst.st_nlink > 0
+
+    def _still_ours(self):
+        return self._names(self.stream.fileno())
 
     def _check(self):
         if self.stream is None or not self._changed():
@@ -129,9 +134,23 @@ class ReopeningFileHandler(_logging.FileHandler):
     # -- logging.FileHandler
 
     def _open(self):
-        stream = super()._open()
-        self._watch(stream)
-        return stream
+        # Checked after the watch is in place, so that what happens to the
+        # name later is an event and what happened before is seen here: an
+        # unlink or rename between the open and the watch, or (Linux 6.x,
+        # where an O_CREAT open looks the name up without the directory's
+        # lock) an open that returned the very inode an unlink had just
+        # taken to 0 links. Written to, that file would swallow every
+        # record with no event left to say so (src/lib/writer.c has the
+        # same loop).
+        for tries in range(1, _OPEN_TRIES + 1):
+            stream = super()._open()
+            self._watch(stream)
+            if self._inotify is None or self._names(stream.fileno()):
+                return stream
+            if tries == _OPEN_TRIES:
+                self._stale = True  # used, and checked again before the next record
+                return stream
+            stream.close()
 
     def emit(self, record):
         try:

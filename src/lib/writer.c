@@ -33,7 +33,8 @@ struct inowatch_writer {
     int dir_wd;    /* watch on the directory, for the name */
     unsigned mode; /* for re-creation */
     unsigned long reopens;
-    int must_check; /* a reopen failed: check again before the next write */
+    int must_check; /* a reopen failed, or its file kept losing its name: check again
+                     * before the next write */
     char *path;
     const char *name; /* the last component of path */
 };
@@ -52,24 +53,61 @@ static int watch_fd(int ifd, int fd, uint32_t mask)
     return wd < 0 ? -errno : wd;
 }
 
-/* Opens the path and watches what was opened (and its directory). */
+/* Whether path names the file open at fd, and that file still has a link. */
+static int names_fd(const char *path, int fd)
+{
+    struct stat at_path, ours;
+    if (fstat(fd, &ours) < 0 || ours.st_nlink == 0)
+        return 0;
+    if (stat(path, &at_path) < 0)
+        return 0;
+    return at_path.st_dev == ours.st_dev && at_path.st_ino == ours.st_ino;
+}
+
+/* How many times a reopen tries to get a file the path still names. */
+#define WRITER_OPEN_TRIES 64
+
+/* Opens the path and watches what was opened. Returns 0, 1 when after
+ * WRITER_OPEN_TRIES the file kept losing its name before its watch was in
+ * place (it is used, and checked again before the next write), or a
+ * negative errno.
+ *
+ * The check after the watch is what makes the watch enough: whatever
+ * happens to the name later is an event on it, and what happened before
+ * is seen by the check. Two ways to open a file already on its way out:
+ * a rename or unlink between open() and inotify_add_watch() sends its
+ * IN_MOVE_SELF / IN_ATTRIB before the watch exists; and since Linux 6.x an
+ * open with O_CREAT looks the name up without the directory's lock, so it
+ * can return the very inode an unlink has just taken to 0 links (after
+ * its IN_ATTRIB, before the name is gone from the dentry cache): the
+ * watch is then the old one, whose events were all read already, and
+ * every later record would go into the unlinked file with nothing left to
+ * say so. */
 static int open_and_watch(inowatch_writer *wr)
 {
-    int fd = open(wr->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, wr->mode);
-    if (fd < 0)
-        return -errno;
-    int wd = watch_fd(wr->ifd, fd, IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF);
-    if (wd < 0) {
+    for (int tries = 1;; tries++) {
+        int fd = open(wr->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, wr->mode);
+        if (fd < 0)
+            return -errno;
+        int wd = watch_fd(wr->ifd, fd, IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF);
+        if (wd < 0) {
+            close(fd);
+            return wd;
+        }
+        int named = names_fd(wr->path, fd);
+        if (named || tries == WRITER_OPEN_TRIES) {
+            if (wr->file_wd >= 0 && wr->file_wd != wd)
+                inotify_rm_watch(wr->ifd, wr->file_wd);
+            wr->file_wd = wd;
+            if (wr->fd >= 0)
+                close(wr->fd);
+            wr->fd = fd;
+            return named ? 0 : 1;
+        }
+        if (wd != wr->file_wd) /* not the file still in use */
+            inotify_rm_watch(wr->ifd, wd);
         close(fd);
-        return wd;
     }
-    if (wr->file_wd >= 0 && wr->file_wd != wd)
-        inotify_rm_watch(wr->ifd, wr->file_wd);
-    wr->file_wd = wd;
-    if (wr->fd >= 0)
-        close(wr->fd);
-    wr->fd = fd;
-    return 0;
 }
 
 static int watch_dir(inowatch_writer *wr)
@@ -112,6 +150,7 @@ int inowatch_writer_open(inowatch_writer **ret, const char *path, unsigned mode)
         inowatch_writer_close(wr);
         return r;
     }
+    wr->must_check = r;
     *ret = wr;
     return 0;
 }
@@ -135,17 +174,6 @@ static int path_may_have_changed(inowatch_writer *wr)
     }
 }
 
-/* The path still names our inode? */
-static int still_ours(const inowatch_writer *wr)
-{
-    struct stat at_path, ours;
-    if (fstat(wr->fd, &ours) < 0 || ours.st_nlink == 0)
-        return 0;
-    if (stat(wr->path, &at_path) < 0)
-        return 0;
-    return at_path.st_dev == ours.st_dev && at_path.st_ino == ours.st_ino;
-}
-
 long inowatch_writer_write(inowatch_writer *wr, const void *buf, size_t len)
 {
     if (!wr)
@@ -153,16 +181,17 @@ long inowatch_writer_write(inowatch_writer *wr, const void *buf, size_t len)
     /* The events that said so are consumed by the check: after a failed
      * reopen (its directory gone, say) the next write must try again
      * rather than fall back into the old inode. */
-    if ((path_may_have_changed(wr) || wr->must_check) && !still_ours(wr)) {
+    if ((path_may_have_changed(wr) || wr->must_check) && !names_fd(wr->path, wr->fd)) {
         int r = watch_dir(wr); /* the directory may be another one now */
         if (r == 0)
             r = open_and_watch(wr);
-        wr->must_check = r < 0;
+        wr->must_check = r != 0;
         if (r < 0)
             return r;
         wr->reopens++;
+    } else {
+        wr->must_check = 0;
     }
-    wr->must_check = 0;
     for (;;) {
         ssize_t n = write(wr->fd, buf, len);
         if (n >= 0)
