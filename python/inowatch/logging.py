@@ -109,7 +109,7 @@ class ReopeningFileHandler(_logging.FileHandler):
         """The path names the inode open at fd, and it is not deleted."""
         try:
             st = _os.stat(self.baseFilename)
-        except FileNotFoundError:
+        except OSError:  # gone, or its directory no longer searchable
             return False
         fst = _os.fstat(fd)
         return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino) and fst.st_nlink > 0

@@ -164,9 +164,9 @@ struct inowatch {
      * are neither directories nor regular files) but not to regular files,
      * which it keeps as hashes (unlisted.c): fanotify. */
     int dirs_only;
-    /* Events queued during the initial scan are still being read: a create
-     * may name a file the scan listed already (cleared by a read that
-     * emptied the queue). */
+    /* Events queued during a quiet scan (of the first root, or of a root
+     * added later) are still being read: a create may name a file the
+     * scan listed already. Cleared by a read that emptied the queue. */
     int scan_window;
     int latency_ms;
     size_t threshold;
@@ -263,8 +263,12 @@ IW_HIDDEN int iw_scratch_path(inowatch *w, const struct iw_node *n, const char *
 IW_HIDDEN int iw_unlisted_set(inowatch *w, struct iw_dir *d, uint32_t *hashes, size_t n);
 IW_HIDDEN void iw_unlisted_free(inowatch *w, struct iw_dir *d);
 IW_HIDDEN int iw_unlisted_has(const struct iw_dir *d, const char *name, size_t len);
+enum iw_lookup {
+    IW_LOOKUP_LISTED,   /* a hash not taken yet stands for a listed file */
+    IW_LOOKUP_EXISTING, /* a taken one too: the event says the entry exists */
+};
 IW_HIDDEN struct iw_node *iw_child_get(inowatch *w, struct iw_dir *d, const char *name, size_t len,
-                                       int isdir, int *ret_err);
+                                       int isdir, enum iw_lookup how, int *ret_err);
 IW_HIDDEN int iw_has_unlisted(const struct iw_node *n);
 
 /* batch.c */

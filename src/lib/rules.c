@@ -76,8 +76,9 @@ static int create_entry(inowatch *w, struct iw_dir *d, const char *name, size_t 
      * (made after the mark, before the listing). Any other create is for
      * a new entry: a hash matching its name belongs to another name. */
     int err = 0;
-    struct iw_node *c = (w->scan_window || onto) ? iw_child_get(w, d, name, len, isdir, &err)
-                                                 : iw_child_find(d, name, len);
+    struct iw_node *c = (w->scan_window || onto)
+                            ? iw_child_get(w, d, name, len, isdir, IW_LOOKUP_LISTED, &err)
+                            : iw_child_find(d, name, len);
     if (err < 0)
         return err;
     if (c) {
@@ -124,7 +125,7 @@ int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, 
 int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir)
 {
     int err;
-    struct iw_node *c = iw_child_get(w, d, name, len, isdir, &err);
+    struct iw_node *c = iw_child_get(w, d, name, len, isdir, IW_LOOKUP_EXISTING, &err);
     return c ? emit_delete_and_remove(w, c, 0) : err;
 }
 
@@ -144,7 +145,9 @@ enum replace_kind { REPLACE_OVER, REPLACE_EXCHANGE, REPLACE_STALE };
 /* A rename onto a name the model has: rename(2) replaced that entry, or
  * renameat2(RENAME_EXCHANGE) swapped the two (it queues two renames, one
  * each way), or this is the second half of a swap already applied. The
- * inodes on disk at both names tell which. */
+ * inodes on disk at both names tell which. A node made from a hash has no
+ * inode to compare: its rename is told as a replace, and a swap as two
+ * renames that the end of the read settles (noisier, still exact). */
 static enum replace_kind classify_replace(inowatch *w, struct iw_node *src, struct iw_node *dst,
                                           struct iw_dir *td, const char *name, size_t len)
 {
@@ -204,7 +207,9 @@ static int do_rename(inowatch *w, struct iw_node *src, struct iw_dir *td, const 
     if (td == iw_as_dir(src) || iw_is_ancestor(src, &td->node))
         return 0; /* the kernel refuses this; the model must not loop */
     int err = 0;
-    struct iw_node *dst = iw_child_get(w, td, name, len, src->type == INOWATCH_TYPE_DIR, &err);
+    /* A file kept as a hash is looked for even when a directory arrives:
+     * an exchange swaps a directory with a file. */
+    struct iw_node *dst = iw_child_get(w, td, name, len, 0, IW_LOOKUP_LISTED, &err);
     if (err < 0)
         return err;
     if (dst == src)
@@ -249,7 +254,7 @@ int iw_rule_change(inowatch *w, struct iw_dir *d, const char *name, size_t len, 
                    int isdir)
 {
     int err;
-    struct iw_node *c = iw_child_get(w, d, name, len, isdir, &err);
+    struct iw_node *c = iw_child_get(w, d, name, len, isdir, IW_LOOKUP_EXISTING, &err);
     if (!c)
         return err; /* excluded, or not known yet: a create will report it */
     if (modify)
@@ -306,7 +311,8 @@ int iw_rule_move(inowatch *w, struct iw_dir *from, const char *fname, size_t fle
                  struct iw_dir *to, const char *tname, size_t tlen, int isdir)
 {
     int err = 0;
-    struct iw_node *src = from ? iw_child_get(w, from, fname, flen, isdir, &err) : NULL;
+    struct iw_node *src =
+        from ? iw_child_get(w, from, fname, flen, isdir, IW_LOOKUP_LISTED, &err) : NULL;
     if (err < 0)
         return err;
     if (!to || to->node.type != INOWATCH_TYPE_DIR)
@@ -332,7 +338,8 @@ int iw_rule_settle(inowatch *w, struct iw_dir *d, const char *name, size_t len,
                    const struct stat *st)
 {
     int err = 0;
-    struct iw_node *c = iw_child_get(w, d, name, len, st && S_ISDIR(st->st_mode), &err);
+    struct iw_node *c =
+        iw_child_get(w, d, name, len, st && S_ISDIR(st->st_mode), IW_LOOKUP_LISTED, &err);
     if (err < 0)
         return err;
     if (!st)

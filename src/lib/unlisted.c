@@ -15,10 +15,14 @@
  * ascending order, each the name's hash with its lowest bit replaced by
  * "not taken yet" (1). Two names of one directory with the same 31 bits
  * are both kept; a name that was never listed but shares them is taken for
- * a listed one. The rules are arranged so that such a collision (one in
- * two billion per pair of names in a directory) can only cost a spurious
- * delete reported before a rename onto a new name, never a lost event:
- * creates do not consult the hashes once the scan's own events are read. */
+ * a listed one (one chance in two billion per pair of names in a
+ * directory). What such a collision costs depends on the event that meets
+ * it: a create does not consult the hashes once the scan's own events are
+ * read; a rename onto the new name reports a delete of that name first,
+ * which did not exist; and a delete or change of the listed name, whose
+ * entry the other name took, still finds it (IW_LOOKUP_EXISTING). Only a
+ * create read with the scan's own events can be lost to a collision: taken
+ * for the listed file, it is a duplicate. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,12 +103,13 @@ void iw_unlisted_free(inowatch *w, struct iw_dir *d)
     d->unlisted = NULL;
 }
 
-/* The first entry not taken yet with the hash's 31 bits, or NULL. */
-static uint32_t *find_live(const struct iw_dir *d, uint32_t hash)
+/* The entry with the hash's 31 bits: the first not taken yet, or, with
+ * taken_too, the first taken one when none is left; NULL when none. */
+static uint32_t *find_entry(const struct iw_dir *d, uint32_t hash, int taken_too)
 {
     if (!d->unlisted)
         return NULL;
-    uint32_t *v = d->unlisted + 2, key = hash & ~IW_LIVE;
+    uint32_t *v = d->unlisted + 2, key = hash & ~IW_LIVE, *taken = NULL;
     size_t lo = 0, hi = d->unlisted[0];
     while (lo < hi) { /* the first entry >= key */
         size_t mid = lo + (hi - lo) / 2;
@@ -113,36 +118,51 @@ static uint32_t *find_live(const struct iw_dir *d, uint32_t hash)
         else
             hi = mid;
     }
-    for (; lo < d->unlisted[0] && (v[lo] & ~IW_LIVE) == key; lo++)
+    for (; lo < d->unlisted[0] && (v[lo] & ~IW_LIVE) == key; lo++) {
         if (v[lo] & IW_LIVE)
             return v + lo;
-    return NULL;
+        if (!taken)
+            taken = v + lo;
+    }
+    return taken_too ? taken : NULL;
 }
 
 int iw_unlisted_has(const struct iw_dir *d, const char *name, size_t len)
 {
-    return find_live(d, iw_hash_name(name, len)) != NULL;
+    return find_entry(d, iw_hash_name(name, len), 0) != NULL;
 }
 
-/* Marks the name taken; the array goes when nothing in it is left. */
-static int unlisted_take(inowatch *w, struct iw_dir *d, const char *name, size_t len)
+/* Whether the name may be a listed file the model has no node for: its
+ * hash not taken yet is taken now. The array stays when nothing in it is
+ * live any more: a taken entry may still stand for a second name (below). */
+static int unlisted_claim(inowatch *w, struct iw_dir *d, const char *name, size_t len,
+                          enum iw_lookup how)
 {
-    uint32_t *e = find_live(d, iw_hash_name(name, len));
+    uint32_t *e = find_entry(d, iw_hash_name(name, len), how == IW_LOOKUP_EXISTING);
     if (!e)
         return 0;
-    *e &= ~IW_LIVE;
-    w->stats.files_hashed--;
-    if (--d->unlisted[1] == 0)
-        iw_unlisted_free(w, d);
+    if (*e & IW_LIVE) {
+        *e &= ~IW_LIVE;
+        d->unlisted[1]--;
+        w->stats.files_hashed--;
+    }
     return 1;
 }
 
+/* IW_LOOKUP_EXISTING, for an event that only an existing entry can have
+ * (a delete, a change), also accepts a hash already taken: in a sequence
+ * of events a name gets a node before any event can say that it is gone,
+ * so a name with neither is the other name of a collision, whose entry
+ * another name took (a rename onto a new name that shares its 31 bits).
+ * A rename's source is looked up like a target (IW_LOOKUP_LISTED): the
+ * kernel's merging can bring a delete ahead of renames it followed, and a
+ * rename whose source is then unknown is told as a create. */
 struct iw_node *iw_child_get(inowatch *w, struct iw_dir *d, const char *name, size_t len,
-                             int isdir, int *ret_err)
+                             int isdir, enum iw_lookup how, int *ret_err)
 {
     *ret_err = 0;
     struct iw_node *c = iw_child_find(d, name, len);
-    if (c || isdir || !d->unlisted || !unlisted_take(w, d, name, len))
+    if (c || isdir || !d->unlisted || !unlisted_claim(w, d, name, len, how))
         return c;
     c = iw_child_new(w, d, name, len, INOWATCH_TYPE_FILE, 0, ret_err);
     if (c)
@@ -155,7 +175,7 @@ int iw_has_unlisted(const struct iw_node *n)
     const struct iw_dir *d = iw_as_dir((struct iw_node *)n);
     if (!d || n->type != INOWATCH_TYPE_DIR)
         return 0;
-    if (d->unlisted)
+    if (d->unlisted && d->unlisted[1])
         return 1;
     for (uint32_t i = 0; i < d->cap; i++)
         if (d->slots[i] && iw_has_unlisted(d->slots[i]))
