@@ -9,9 +9,11 @@
  *
  * It batches the way inowatch does at the same setting: with -l MS (default
  * 10, inowatch's default latency) it waits after the queue becomes readable
- * until MS have passed or 64 KiB are queued, napping 2 ms at a time, so the
- * kernel merges repeats and one read(2) takes many events; -l 0 reads as
- * soon as the queue is readable.
+ * until MS have passed or 64 KiB are queued, looking at the queue 2 ms in
+ * and then only when, at the rate it has been filling, it would reach
+ * 64 KiB (inowatch_coalesce's policy, written out again: the floor links
+ * nothing), so the kernel merges repeats and one read(2) takes many
+ * events; -l 0 reads as soon as the queue is readable.
  *
  * With -w it is the yardstick of start-up instead: a bare walk of the tree
  * with the same code (open each directory, getdents64 it, descend into its
@@ -162,15 +164,26 @@ static void add_tree(const char *dir) {
 static void coalesce(long latency_ms) {
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    long step = 2;
+    int first = -1;
     for (;;) {
         int queued = 0;
         if (ioctl(ifd, FIONREAD, &queued) < 0 || queued >= 64 * 1024)
             return;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = latency_ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        long spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        long left = latency_ms - spent;
         if (left <= 0)
             return;
-        struct timespec nap = {0, (left < 2 ? left : 2) * 1000000L};
+        if (first < 0)
+            first = queued;
+        else if (spent > 0)
+            step = queued > first ? (64L * 1024 - queued) * spent / (queued - first) : left;
+        if (step > left)
+            step = left;
+        if (step < 1)
+            step = 1;
+        struct timespec nap = {step / 1000, (step % 1000) * 1000000L};
         nanosleep(&nap, NULL);
     }
 }

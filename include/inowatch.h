@@ -179,6 +179,16 @@ INOWATCH_API int inowatch_fd(const inowatch *w);
  * errno otherwise. Events of the previous batch are discarded. */
 INOWATCH_API int inowatch_read(inowatch *w, int timeout_ms);
 
+/* Holds off reading an inotify fd (any, not only a watcher's) that has
+ * become readable, so that the kernel merges repeated events and one read
+ * takes many: returns after latency_ms, or as soon as threshold_bytes are
+ * queued (FIONREAD), or when a signal interrupts the wait (-EINTR; else
+ * 0). It looks at the queue again only when, filling at the rate seen so
+ * far, it would reach the threshold: each look is a wake-up and a walk of
+ * the queue. inowatch_read() does this itself with the watcher's latency;
+ * this is for a caller who waits on the fd with its own loop. */
+INOWATCH_API int inowatch_coalesce(int fd, size_t threshold_bytes, int latency_ms);
+
 /* 1 when inowatch_read() has work to do although the fd may not be
  * readable (a long overflow recovery left events read but not yet applied):
  * call inowatch_read() again without waiting for the fd. */

@@ -18,7 +18,6 @@
 #include "inowatch.h"
 
 /* Coalescing looks at the queue size this often while it waits. */
-#define IWPY_COALESCE_STEP_MS 2
 
 PyObject *iwpy_set_errno(int err, PyObject *filename, size_t watches_missing)
 {
@@ -153,23 +152,9 @@ long iwpy_queued(int fd)
 
 void iwpy_coalesce(int fd, size_t threshold, int latency_ms)
 {
-    if (latency_ms <= 0)
-        return;
-    double end = monotonic_now() + latency_ms / 1000.0;
-    for (;;) {
-        /* inotify(7): the kernel merges an event identical to the last one
-         * queued, so every millisecond spent here can shrink the batch. */
-        long queued = iwpy_queued(fd);
-        if (queued < 0 || (size_t)queued >= threshold)
-            return;
-        double left_ms = (end - monotonic_now()) * 1000.0;
-        if (left_ms <= 0)
-            return;
-        double step = left_ms < IWPY_COALESCE_STEP_MS ? left_ms : IWPY_COALESCE_STEP_MS;
-        struct timespec nap = {.tv_sec = 0, .tv_nsec = (long)(step * 1e6)};
-        if (nanosleep(&nap, NULL) < 0 && errno == EINTR)
-            return; /* a signal: read now, the caller runs the handlers */
-    }
+    /* The library's wait (inowatch.h): on a signal it returns at once, so
+     * that the caller reads now and runs the handlers. */
+    inowatch_coalesce(fd, threshold, latency_ms);
 }
 
 int iwpy_latency_parse(PyObject *latency, int default_ms, int *ret_ms)

@@ -25,8 +25,12 @@
 /* While draining the queue during a rescan the buffer may grow this far;
  * past it, the kernel queue takes the load again (and may overflow). */
 #define IW_READ_MAX (64u * 1024 * 1024)
-/* Coalescing polls the queue size this often while waiting for latency. */
+/* Coalescing's first look at the queue size comes this soon; later naps
+ * are as long as the queue, at the rate it has been filling, takes to
+ * reach the threshold (at least IW_COALESCE_MIN_MS, at most what is left
+ * of the latency). */
 #define IW_COALESCE_STEP_MS 2
+#define IW_COALESCE_MIN_MS 1
 
 int iw_backend_init(inowatch *w, enum inowatch_backend which)
 {
@@ -92,6 +96,44 @@ static long ms_between(const struct timespec *a, const struct timespec *b)
 /* Lets the kernel gather a batch: while fewer than threshold bytes are
  * queued, wait (up to the latency). The kernel merges an event identical to
  * the last one queued, so waiting also shrinks what there is to read. */
+int inowatch_coalesce(int fd, size_t threshold, int latency_ms)
+{
+    if (latency_ms <= 0)
+        return 0;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    long step = IW_COALESCE_STEP_MS;
+    int first = -1;
+    for (;;) {
+        int queued = 0;
+        if (ioctl(fd, FIONREAD, &queued) < 0 || (size_t)queued >= threshold)
+            return 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long spent = ms_between(&start, &now);
+        long left = latency_ms - spent;
+        if (left <= 0)
+            return 0;
+        /* Napping in fixed short steps cost a slow workload (an rm -rf, a
+         * build) five wake-ups per batch, each a context switch and a
+         * FIONREAD, which walks the whole queue under its lock: half of
+         * them go, and the CPU of an rm -rf of the kernel tree with it. */
+        if (first < 0) {
+            first = queued;
+        } else if (spent > 0) {
+            size_t grown = queued > first ? (size_t)(queued - first) : 0;
+            size_t to_go = threshold - (size_t)queued;
+            step = grown ? (long)(to_go * (size_t)spent / grown) : left;
+        }
+        if (step > left)
+            step = left;
+        if (step < IW_COALESCE_MIN_MS)
+            step = IW_COALESCE_MIN_MS;
+        struct timespec nap = {.tv_sec = step / 1000, .tv_nsec = (step % 1000) * 1000000L};
+        if (nanosleep(&nap, NULL) < 0 && errno == EINTR)
+            return -EINTR;
+    }
+}
+
 void iw_backend_coalesce(inowatch *w)
 {
     if (w->latency_ms <= 0)
@@ -106,20 +148,9 @@ void iw_backend_coalesce(inowatch *w)
         nanosleep(&nap, NULL);
         return;
     }
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-        int queued = 0;
-        if (ioctl(w->fd, FIONREAD, &queued) < 0 || (size_t)queued >= w->threshold)
-            return;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long left = w->latency_ms - ms_between(&start, &now);
-        if (left <= 0)
-            return;
-        long step = left < IW_COALESCE_STEP_MS ? left : IW_COALESCE_STEP_MS;
-        struct timespec nap = {.tv_sec = 0, .tv_nsec = step * 1000000L};
-        nanosleep(&nap, NULL);
-    }
+    /* A signal ends the wait early: the read that follows takes what is
+     * queued, and the caller's wait sees the signal next time. */
+    inowatch_coalesce(w->fd, w->threshold, w->latency_ms);
 }
 
 /* Makes room at the end of the read buffer: unprocessed events move to the
