@@ -254,7 +254,7 @@ int iw_rule_change(inowatch *w, struct iw_dir *d, const char *name, size_t len, 
                    int isdir)
 {
     int err;
-    struct iw_node *c = iw_child_get(w, d, name, len, isdir, IW_LOOKUP_EXISTING, &err);
+    struct iw_node *c = iw_child_get(w, d, name, len, isdir, IW_LOOKUP_LISTED, &err);
     if (!c)
         return err; /* excluded, or not known yet: a create will report it */
     if (modify)

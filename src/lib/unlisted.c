@@ -19,10 +19,11 @@
  * directory). What such a collision costs depends on the event that meets
  * it: a create does not consult the hashes once the scan's own events are
  * read; a rename onto the new name reports a delete of that name first,
- * which did not exist; and a delete or change of the listed name, whose
- * entry the other name took, still finds it (IW_LOOKUP_EXISTING). Only a
- * create read with the scan's own events can be lost to a collision: taken
- * for the listed file, it is a duplicate. */
+ * which did not exist; a delete of the listed name, whose entry the other
+ * name took, still finds it (IW_LOOKUP_EXISTING), but a change of it is
+ * not reported and a rename of it is told as a create of its new name;
+ * and a create read with the scan's own events is taken for the listed
+ * file, a duplicate. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,14 +150,14 @@ static int unlisted_claim(inowatch *w, struct iw_dir *d, const char *name, size_
     return 1;
 }
 
-/* IW_LOOKUP_EXISTING, for an event that only an existing entry can have
- * (a delete, a change), also accepts a hash already taken: in a sequence
- * of events a name gets a node before any event can say that it is gone,
- * so a name with neither is the other name of a collision, whose entry
- * another name took (a rename onto a new name that shares its 31 bits).
- * A rename's source is looked up like a target (IW_LOOKUP_LISTED): the
- * kernel's merging can bring a delete ahead of renames it followed, and a
- * rename whose source is then unknown is told as a create. */
+/* IW_LOOKUP_EXISTING, for a delete, also accepts a hash already taken: a
+ * name gets a node before any event can say that it is gone, and an
+ * object is deleted once, so a delete of a name with neither is about the
+ * other name of a collision, whose entry another name took (a rename onto
+ * a new name that shares its 31 bits). Not for other events: fanotify
+ * merges a delete into an earlier queued event of the same file, so a
+ * change, or a rename, of a name can come after its delete; the name is
+ * then rightly unknown (a change is dropped, a rename told as a create). */
 struct iw_node *iw_child_get(inowatch *w, struct iw_dir *d, const char *name, size_t len,
                              int isdir, enum iw_lookup how, int *ret_err)
 {
