@@ -263,12 +263,8 @@ IW_HIDDEN int iw_scratch_path(inowatch *w, const struct iw_node *n, const char *
 IW_HIDDEN int iw_unlisted_set(inowatch *w, struct iw_dir *d, uint32_t *hashes, size_t n);
 IW_HIDDEN void iw_unlisted_free(inowatch *w, struct iw_dir *d);
 IW_HIDDEN int iw_unlisted_has(const struct iw_dir *d, const char *name, size_t len);
-enum iw_lookup {
-    IW_LOOKUP_LISTED,   /* a hash not taken yet stands for a listed file */
-    IW_LOOKUP_EXISTING, /* a taken one too: for a delete (unlisted.c says why) */
-};
 IW_HIDDEN struct iw_node *iw_child_get(inowatch *w, struct iw_dir *d, const char *name, size_t len,
-                                       int isdir, enum iw_lookup how, int *ret_err);
+                                       int isdir, int *ret_err);
 IW_HIDDEN int iw_has_unlisted(const struct iw_node *n);
 
 /* batch.c */

@@ -76,9 +76,8 @@ static int create_entry(inowatch *w, struct iw_dir *d, const char *name, size_t 
      * (made after the mark, before the listing). Any other create is for
      * a new entry: a hash matching its name belongs to another name. */
     int err = 0;
-    struct iw_node *c = (w->scan_window || onto)
-                            ? iw_child_get(w, d, name, len, isdir, IW_LOOKUP_LISTED, &err)
-                            : iw_child_find(d, name, len);
+    struct iw_node *c = (w->scan_window || onto) ? iw_child_get(w, d, name, len, isdir, &err)
+                                                 : iw_child_find(d, name, len);
     if (err < 0)
         return err;
     if (c) {
@@ -125,7 +124,7 @@ int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, 
 int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir)
 {
     int err;
-    struct iw_node *c = iw_child_get(w, d, name, len, isdir, IW_LOOKUP_EXISTING, &err);
+    struct iw_node *c = iw_child_get(w, d, name, len, isdir, &err);
     return c ? emit_delete_and_remove(w, c, 0) : err;
 }
 
@@ -209,7 +208,7 @@ static int do_rename(inowatch *w, struct iw_node *src, struct iw_dir *td, const 
     int err = 0;
     /* A file kept as a hash is looked for even when a directory arrives:
      * an exchange swaps a directory with a file. */
-    struct iw_node *dst = iw_child_get(w, td, name, len, 0, IW_LOOKUP_LISTED, &err);
+    struct iw_node *dst = iw_child_get(w, td, name, len, 0, &err);
     if (err < 0)
         return err;
     if (dst == src)
@@ -254,7 +253,7 @@ int iw_rule_change(inowatch *w, struct iw_dir *d, const char *name, size_t len, 
                    int isdir)
 {
     int err;
-    struct iw_node *c = iw_child_get(w, d, name, len, isdir, IW_LOOKUP_LISTED, &err);
+    struct iw_node *c = iw_child_get(w, d, name, len, isdir, &err);
     if (!c)
         return err; /* excluded, or not known yet: a create will report it */
     if (modify)
@@ -311,8 +310,7 @@ int iw_rule_move(inowatch *w, struct iw_dir *from, const char *fname, size_t fle
                  struct iw_dir *to, const char *tname, size_t tlen, int isdir)
 {
     int err = 0;
-    struct iw_node *src =
-        from ? iw_child_get(w, from, fname, flen, isdir, IW_LOOKUP_LISTED, &err) : NULL;
+    struct iw_node *src = from ? iw_child_get(w, from, fname, flen, isdir, &err) : NULL;
     if (err < 0)
         return err;
     if (!to || to->node.type != INOWATCH_TYPE_DIR)
@@ -338,8 +336,7 @@ int iw_rule_settle(inowatch *w, struct iw_dir *d, const char *name, size_t len,
                    const struct stat *st)
 {
     int err = 0;
-    struct iw_node *c =
-        iw_child_get(w, d, name, len, st && S_ISDIR(st->st_mode), IW_LOOKUP_LISTED, &err);
+    struct iw_node *c = iw_child_get(w, d, name, len, st && S_ISDIR(st->st_mode), &err);
     if (err < 0)
         return err;
     if (!st)

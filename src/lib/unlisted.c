@@ -19,11 +19,10 @@
  * directory). What such a collision costs depends on the event that meets
  * it: a create does not consult the hashes once the scan's own events are
  * read; a rename onto the new name reports a delete of that name first,
- * which did not exist; a delete of the listed name, whose entry the other
- * name took, still finds it (IW_LOOKUP_EXISTING), but a change of it is
- * not reported and a rename of it is told as a create of its new name;
- * and a create read with the scan's own events is taken for the listed
- * file, a duplicate. */
+ * which did not exist, and takes the listed name's entry, so that the
+ * listed file's own later delete or change is not reported and its rename
+ * is told as a create of the new name; and a create read with the scan's
+ * own events is taken for the listed file, a duplicate. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,13 +103,12 @@ void iw_unlisted_free(inowatch *w, struct iw_dir *d)
     d->unlisted = NULL;
 }
 
-/* The entry with the hash's 31 bits: the first not taken yet, or, with
- * taken_too, the first taken one when none is left; NULL when none. */
-static uint32_t *find_entry(const struct iw_dir *d, uint32_t hash, int taken_too)
+/* The first entry not taken yet with the hash's 31 bits, or NULL. */
+static uint32_t *find_live(const struct iw_dir *d, uint32_t hash)
 {
     if (!d->unlisted)
         return NULL;
-    uint32_t *v = d->unlisted + 2, key = hash & ~IW_LIVE, *taken = NULL;
+    uint32_t *v = d->unlisted + 2, key = hash & ~IW_LIVE;
     size_t lo = 0, hi = d->unlisted[0];
     while (lo < hi) { /* the first entry >= key */
         size_t mid = lo + (hi - lo) / 2;
@@ -119,51 +117,40 @@ static uint32_t *find_entry(const struct iw_dir *d, uint32_t hash, int taken_too
         else
             hi = mid;
     }
-    for (; lo < d->unlisted[0] && (v[lo] & ~IW_LIVE) == key; lo++) {
+    for (; lo < d->unlisted[0] && (v[lo] & ~IW_LIVE) == key; lo++)
         if (v[lo] & IW_LIVE)
             return v + lo;
-        if (!taken)
-            taken = v + lo;
-    }
-    return taken_too ? taken : NULL;
+    return NULL;
 }
 
 int iw_unlisted_has(const struct iw_dir *d, const char *name, size_t len)
 {
-    return find_entry(d, iw_hash_name(name, len), 0) != NULL;
+    return find_live(d, iw_hash_name(name, len)) != NULL;
 }
 
-/* Whether the name may be a listed file the model has no node for: its
- * hash not taken yet is taken now. The array stays when nothing in it is
- * live any more: a taken entry may still stand for a second name (below). */
-static int unlisted_claim(inowatch *w, struct iw_dir *d, const char *name, size_t len,
-                          enum iw_lookup how)
+/* Marks the name's entry taken; the array goes when nothing in it is live. */
+static int unlisted_take(inowatch *w, struct iw_dir *d, const char *name, size_t len)
 {
-    uint32_t *e = find_entry(d, iw_hash_name(name, len), how == IW_LOOKUP_EXISTING);
+    uint32_t *e = find_live(d, iw_hash_name(name, len));
     if (!e)
         return 0;
-    if (*e & IW_LIVE) {
-        *e &= ~IW_LIVE;
-        d->unlisted[1]--;
-        w->stats.files_hashed--;
-    }
+    *e &= ~IW_LIVE;
+    w->stats.files_hashed--;
+    if (--d->unlisted[1] == 0)
+        iw_unlisted_free(w, d);
     return 1;
 }
 
-/* IW_LOOKUP_EXISTING, for a delete, also accepts a hash already taken: a
- * name gets a node before any event can say that it is gone, and an
- * object is deleted once, so a delete of a name with neither is about the
- * other name of a collision, whose entry another name took (a rename onto
- * a new name that shares its 31 bits). Not for other events: fanotify
- * merges a delete into an earlier queued event of the same file, so a
- * change, or a rename, of a name can come after its delete; the name is
- * then rightly unknown (a change is dropped, a rename told as a create). */
+/* A taken entry is never looked at again, even when a name with no node
+ * matches it: the model may have dropped a name before the event that
+ * explains it is read (a settling that asked the disk, a rename onto it),
+ * and that event must then find nothing. */
 struct iw_node *iw_child_get(inowatch *w, struct iw_dir *d, const char *name, size_t len,
-                             int isdir, enum iw_lookup how, int *ret_err)
+                             int isdir, int *ret_err)
 {
     *ret_err = 0;
     struct iw_node *c = iw_child_find(d, name, len);
-    if (c || isdir || !d->unlisted || !unlisted_claim(w, d, name, len, how))
+    if (c || isdir || !d->unlisted || !unlisted_take(w, d, name, len))
         return c;
     c = iw_child_new(w, d, name, len, INOWATCH_TYPE_FILE, 0, ret_err);
     if (c)
@@ -176,7 +163,7 @@ int iw_has_unlisted(const struct iw_node *n)
     const struct iw_dir *d = iw_as_dir((struct iw_node *)n);
     if (!d || n->type != INOWATCH_TYPE_DIR)
         return 0;
-    if (d->unlisted && d->unlisted[1])
+    if (d->unlisted)
         return 1;
     for (uint32_t i = 0; i < d->cap; i++)
         if (d->slots[i] && iw_has_unlisted(d->slots[i]))
