@@ -160,10 +160,6 @@ struct inowatch {
     struct iw_fanotify *fan;       /* fanotify's handles and marks */
     unsigned events_wanted; /* enum inowatch_kind bits */
     int no_recursive;
-    /* The initial scan gives nodes to directories (and to entries that
-     * are neither directories nor regular files) but not to regular files,
-     * which it keeps as hashes (unlisted.c): fanotify. */
-    int dirs_only;
     /* Events queued during a quiet scan (of the first root, or of a root
      * added later) are still being read: a create may name a file the
      * scan listed already. Cleared by a read that emptied the queue. */
@@ -258,6 +254,17 @@ IW_HIDDEN void iw_list_free(struct iw_nodelist *l);
 IW_HIDDEN void iw_remove_subtree(inowatch *w, struct iw_node *n);
 IW_HIDDEN int iw_scratch_path(inowatch *w, const struct iw_node *n, const char *child,
                               size_t child_len, char **ret);
+
+/* Whether a quiet scan gives nodes to directories (and to entries that
+ * are neither directories nor regular files) but keeps regular files as
+ * hashes (unlisted.c): with fanotify, which needs no per-file state to
+ * tell its events apart (no overflow to diff against, the queue being
+ * unbounded; no new-directory race, a directory being known from its
+ * create event; events that name a file's directory, name and kind). */
+static inline int iw_dirs_only(const inowatch *w)
+{
+    return w->backend == INOWATCH_BACKEND_FANOTIFY;
+}
 
 /* unlisted.c: regular files of the directories-only model */
 IW_HIDDEN int iw_unlisted_set(inowatch *w, struct iw_dir *d, uint32_t *hashes, size_t n);

@@ -212,7 +212,7 @@ static int list_entry(inowatch *w, struct iw_dir *d, int fd, const struct dirent
         type = iw_type_from_mode(st.st_mode);
     }
     size_t len = strlen(name);
-    if (type == INOWATCH_TYPE_FILE && mode == IW_SCAN_QUIET && w->dirs_only)
+    if (type == INOWATCH_TYPE_FILE && mode == IW_SCAN_QUIET && iw_dirs_only(w))
         return keep_unlisted(w, d, name, len);
     struct iw_node *c = iw_child_find(d, name, len);
     if (!c && type == INOWATCH_TYPE_FILE && iw_unlisted_has(d, name, len))

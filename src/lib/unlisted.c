@@ -8,8 +8,9 @@
  * of a name the model never had is stale. So a quiet scan keeps, per
  * directory, the sorted hashes of the regular files it listed: 4 bytes a
  * file instead of a node and a table slot (about 70). The first event that
- * names such a file turns it into an ordinary node (iw_child_get); from
- * then on the node is the truth and its hash is marked taken.
+ * names such a file turns it into a node (iw_child_get) whose inode is not
+ * known (IW_NODE_HASHED); from then on the node is the truth and its hash
+ * is marked taken.
  *
  * The array: [0] entries, [1] entries not taken yet, then the entries in
  * ascending order, each the name's hash with its lowest bit replaced by

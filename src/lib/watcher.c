@@ -58,11 +58,6 @@ int inowatch_new(inowatch **ret, const struct inowatch_options *options)
     if (r < 0)
         goto fail;
     w->fd = r;
-    /* Regular files need no node with fanotify: no overflow to diff
-     * against (the queue is unbounded), no race for a new directory (it is
-     * known from its create event), and its events name a file's
-     * directory, name and kind without help. */
-    w->dirs_only = w->backend == INOWATCH_BACKEND_FANOTIFY;
     *ret = w;
     return 0;
 fail:
@@ -163,7 +158,7 @@ static int add_root(inowatch *w, const char *path, size_t len)
     }
     close(fd);
     if (r == 0 && is_dir) {
-        w->scan_window = w->dirs_only;
+        w->scan_window = iw_dirs_only(w);
         r = iw_scan_tree(w, root, -1, IW_SCAN_QUIET);
         if (r == IW_SCAN_GONE)
             r = -ENOENT;

@@ -129,6 +129,10 @@ class ValgrindScenario(ValgrindMixin, FaultTestCase):
         open(mark, "w").close()
         self.assertTrue(r.wait_path("create", mark), r.describe())
 
+        self.stop_clean(r)
+
+    def stop_clean(self, r):
+        """SIGTERM, then: exit status 0 and no error in valgrind's logs."""
         r.finish(expect_exit=False)
         self.assert_no_crash(r)
         self.assertEqual(r.returncode, 0, "exit status after SIGTERM\n%s\n%s"
@@ -149,11 +153,7 @@ class ValgrindScenario(ValgrindMixin, FaultTestCase):
         mark = os.path.join(root, "c", "mark1")
         open(mark, "w").close()
         self.assertTrue(r.wait_path("create", mark), r.describe())
-        r.finish(expect_exit=False)
-        self.assert_no_crash(r)
-        self.assertEqual(r.returncode, 0, "exit status after SIGTERM\n%s\n%s"
-                         % (r.describe(), self.valgrind_logs()))
-        self.assertIn("ERROR SUMMARY: 0 errors", self.valgrind_logs())
+        self.stop_clean(r)
 
 
 class ValgrindUnitTests(unittest.TestCase):
