@@ -8,12 +8,11 @@
  * this is the price of its guarantees and its output.
  *
  * It batches the way inowatch does at the same setting: with -l MS (default
- * 10, inowatch's default latency) it waits after the queue becomes readable
- * until MS have passed or 64 KiB are queued, looking at the queue 2 ms in
- * and then only when, at the rate it has been filling, it would reach
- * 64 KiB (inowatch_coalesce's policy, written out again: the floor links
- * nothing), so the kernel merges repeats and one read(2) takes many
- * events; -l 0 reads as soon as the queue is readable.
+ * 10, inowatch's default latency), once the queue becomes readable it
+ * gathers until MS have passed or 256 KiB were read, reading 2 ms in and
+ * then whenever, at the rate seen so far, the batch would reach 256 KiB
+ * (inowatch_gather's policy, written out again: the floor links nothing);
+ * -l 0 reads as soon as the queue is readable.
  *
  * With -w it is the yardstick of start-up instead: a bare walk of the tree
  * with the same code (open each directory, getdents64 it, descend into its
@@ -40,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -160,31 +158,70 @@ static void add_tree(const char *dir) {
     close(fd);
 }
 
-/* Lets events accumulate: up to latency_ms, or until 64 KiB are queued. */
-static void coalesce(long latency_ms) {
+/* Reads all that is queued, handling each event as it goes; returns the
+ * bytes read. */
+static size_t drain(void) {
+    static char buf[256 * 1024] __attribute__((aligned(8)));
+    char path[PATH_MAX];
+    size_t total = 0;
+    for (;;) {
+        ssize_t n = read(ifd, buf, sizeof buf);
+        if (n <= 0)
+            return total;
+        total += (size_t)n;
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            p += sizeof *ev + ev->len;
+            n_events++;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                n_overflows++;
+                printf("overflow\n");
+                fflush(stdout);
+                continue;
+            }
+            if (ev->mask & IN_IGNORED) {
+                if ((size_t)ev->wd < npaths) {
+                    free(paths[ev->wd]);
+                    paths[ev->wd] = NULL;
+                }
+                continue;
+            }
+            if (ev->mask & (IN_CREATE | IN_MOVED_TO))
+                n_creates++;
+            if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR) &&
+                (size_t)ev->wd < npaths && paths[ev->wd]) {
+                int l = snprintf(path, sizeof path, "%s/%s", paths[ev->wd], ev->name);
+                if (l > 0 && (size_t)l < sizeof path)
+                    add_tree(path);
+            }
+        }
+    }
+}
+
+#define GATHER_BYTES (256 * 1024)
+
+/* Gathers a batch: naps, reads, until latency_ms or GATHER_BYTES read. */
+static void gather(long latency_ms) {
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long step = 2;
-    int first = -1;
+    size_t got = 0;
     for (;;) {
-        int queued = 0;
-        if (ioctl(ifd, FIONREAD, &queued) < 0 || queued >= 64 * 1024)
+        struct timespec nap = {step / 1000, (step % 1000) * 1000000L};
+        nanosleep(&nap, NULL);
+        got += drain();
+        if (got >= GATHER_BYTES)
             return;
         clock_gettime(CLOCK_MONOTONIC, &t);
         long spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
         long left = latency_ms - spent;
         if (left <= 0)
             return;
-        if (first < 0)
-            first = queued;
-        else if (spent > 0)
-            step = queued > first ? (64L * 1024 - queued) * spent / (queued - first) : left;
+        step = got && spent > 0 ? (long)((GATHER_BYTES - got) * (size_t)spent / got) : left;
         if (step > left)
             step = left;
         if (step < 1)
             step = 1;
-        struct timespec nap = {step / 1000, (step % 1000) * 1000000L};
-        nanosleep(&nap, NULL);
     }
 }
 
@@ -239,45 +276,13 @@ int main(int argc, char **argv) {
     printf("ready\n");
     fflush(stdout);
 
-    static char buf[256 * 1024] __attribute__((aligned(8)));
     struct pollfd pfd = {.fd = ifd, .events = POLLIN};
-    char path[PATH_MAX];
     while (!stop) {
         if (poll(&pfd, 1, -1) < 0)
             continue; /* EINTR: stop is checked */
         if (latency_ms > 0)
-            coalesce(latency_ms);
-        for (;;) {
-            ssize_t n = read(ifd, buf, sizeof buf);
-            if (n <= 0)
-                break;
-            for (char *p = buf; p < buf + n;) {
-                struct inotify_event *ev = (struct inotify_event *)p;
-                p += sizeof *ev + ev->len;
-                n_events++;
-                if (ev->mask & IN_Q_OVERFLOW) {
-                    n_overflows++;
-                    printf("overflow\n");
-                    fflush(stdout);
-                    continue;
-                }
-                if (ev->mask & IN_IGNORED) {
-                    if ((size_t)ev->wd < npaths) {
-                        free(paths[ev->wd]);
-                        paths[ev->wd] = NULL;
-                    }
-                    continue;
-                }
-                if (ev->mask & (IN_CREATE | IN_MOVED_TO))
-                    n_creates++;
-                if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR) &&
-                    (size_t)ev->wd < npaths && paths[ev->wd]) {
-                    int l = snprintf(path, sizeof path, "%s/%s", paths[ev->wd], ev->name);
-                    if (l > 0 && (size_t)l < sizeof path)
-                        add_tree(path);
-                }
-            }
-        }
+            gather(latency_ms);
+        drain();
     }
     /* "seen": creates and moves-in read from the queue plus entries found by
      * listing new directories (an entry can be counted by both). */

@@ -116,6 +116,7 @@ enum inowatch_backend {
 
 #define INOWATCH_LATENCY_NONE (-1)
 #define INOWATCH_LATENCY_DEFAULT_MS 10
+#define INOWATCH_THRESHOLD_DEFAULT_BYTES (256u * 1024)
 
 /* Watcher options. Zero-initialise, set what you need, and pass a pointer;
  * NULL means all defaults. */
@@ -130,13 +131,15 @@ struct inowatch_options {
     /* The kinds to report (enum inowatch_kind bits); 0 means all. Overflow
      * and error events are always reported. */
     unsigned events;
-    /* Coalescing: once the fd is readable, inowatch_read() waits until
-     * threshold_bytes are queued in the kernel or latency_ms have passed,
-     * so that the kernel merges repeated events and one read takes a whole
-     * batch. latency_ms 0 means the default (10 ms);
-     * INOWATCH_LATENCY_NONE reads at once (for callers that run their own
-     * timers: the wait blocks the caller's thread). threshold_bytes 0 means
-     * the default (64 KiB). */
+    /* Coalescing: once the fd is readable, inowatch_read() gathers a batch
+     * (inowatch_gather) for latency_ms, or until threshold_bytes are read,
+     * so that repeated events merge and one batch takes a whole burst.
+     * latency_ms 0 means the default (10 ms); INOWATCH_LATENCY_NONE reads
+     * at once (for callers that run their own timers, or that call
+     * inowatch_gather() themselves: the wait blocks the caller's thread).
+     * threshold_bytes 0 means the default (256 KiB): at the rate seen, a
+     * nap lets at most that much queue, half the default queue limit
+     * (16384 events of at least 32 bytes with their name). */
     int latency_ms;
     size_t threshold_bytes;
     /* enum inowatch_backend; 0 is inotify. */
@@ -179,14 +182,27 @@ INOWATCH_API int inowatch_fd(const inowatch *w);
  * errno otherwise. Events of the previous batch are discarded. */
 INOWATCH_API int inowatch_read(inowatch *w, int timeout_ms);
 
+/* Lets a batch gather once the watcher's fd has become readable: reads
+ * what the kernel queues into the watcher's buffer, napping in between,
+ * until latency_ms have passed or the watcher's threshold is read (with
+ * fanotify: one nap, then the read is left to inowatch_read()).
+ * inowatch_read(w, 0) then processes it all without waiting. This is the
+ * wait inowatch_read() itself applies with the watcher's latency, for
+ * callers that made it with INOWATCH_LATENCY_NONE and wait in their own
+ * thread (the Python module releases its lock around it). Returns 0,
+ * -EINTR when a signal interrupted a nap (what was read is kept), or the
+ * read's negative errno (fatal); -EINVAL for NULL. */
+INOWATCH_API int inowatch_gather(inowatch *w, int latency_ms);
+
 /* Holds off reading an inotify fd (any, not only a watcher's) that has
  * become readable, so that the kernel merges repeated events and one read
  * takes many: returns after latency_ms, or as soon as threshold_bytes are
  * queued (FIONREAD), or when a signal interrupts the wait (-EINTR; else
  * 0). It looks at the queue again only when, filling at the rate seen so
  * far, it would reach the threshold: each look is a wake-up and a walk of
- * the queue. inowatch_read() does this itself with the watcher's latency;
- * this is for a caller who waits on the fd with its own loop. */
+ * the queue. For a raw inotify fd read by the caller's own code; a
+ * watcher's batch gathers with inowatch_gather(), which reads instead of
+ * asking. */
 INOWATCH_API int inowatch_coalesce(int fd, size_t threshold_bytes, int latency_ms);
 
 /* 1 when inowatch_read() has work to do although the fd may not be

@@ -76,10 +76,9 @@ class Watcher(_inowatch.Watcher):
         with '/' the path relative to its root ("build/out", "**" crosses
         '/'); a trailing '/' matches directories only.
     latency
-        Seconds a batch may be held, once the queue is readable, for the
-        kernel to coalesce repeated events (None: 0.01 s; 0: read at once).
-        Reading stops waiting early when ``threshold`` bytes (default 64 KiB)
-        are queued.
+        Seconds a batch may gather, once the queue is readable, so that
+        repeated events merge (None: 0.01 s; 0: read at once). The batch
+        ends early once ``threshold`` bytes (default 256 KiB) were read.
     events
         The kinds to report, e.g. ``("create", "delete")``; None: all.
         "overflow" and "error" are always reported.

@@ -203,7 +203,7 @@ static PyObject *Watcher_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     self->wake_fd = -1;
     self->latency_ms = INOWATCH_LATENCY_DEFAULT_MS;
-    self->threshold = IWPY_THRESHOLD_DEFAULT;
+    self->threshold = INOWATCH_THRESHOLD_DEFAULT_BYTES;
     return (PyObject *)self;
 }
 
@@ -365,7 +365,7 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds)
     int as_bytes = 0;
     unsigned mask;
     if (iwpy_latency_parse(latency, INOWATCH_LATENCY_DEFAULT_MS, &self->latency_ms) < 0 ||
-        iwpy_threshold_parse(threshold, IWPY_THRESHOLD_DEFAULT, &self->threshold) < 0 ||
+        iwpy_threshold_parse(threshold, INOWATCH_THRESHOLD_DEFAULT_BYTES, &self->threshold) < 0 ||
         parse_events(events, &mask) < 0)
         return -1;
     PyObject *given = NULL;
@@ -394,6 +394,7 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds)
     opts.exclude = ex;
     opts.events = mask;
     opts.latency_ms = INOWATCH_LATENCY_NONE; /* this file coalesces: see the top */
+    opts.threshold_bytes = self->threshold;
     opts.backend = backend;
     inowatch *w = NULL;
     int r = inowatch_new(&w, &opts); /* copies the patterns */
@@ -488,13 +489,12 @@ static PyObject *read_batch(WatcherObject *self, const struct iwpy_deadline *dea
         inowatch *w = self->w;
         int fd = inowatch_fd(w), wake_fd = self->wake_fd, latency_ms = self->latency_ms;
         int left = iwpy_deadline_left_ms(deadline), ready = 1, n = 0;
-        size_t threshold = self->threshold;
         self->reading = 1;
         Py_BEGIN_ALLOW_THREADS
         if (!deadline->immediate && !inowatch_has_backlog(w)) {
             ready = iwpy_wait(fd, wake_fd, left);
-            if (ready == 1)
-                iwpy_coalesce(fd, threshold, latency_ms);
+            if (ready == 1) /* a failed read fails again just below */
+                inowatch_gather(w, latency_ms);
         }
         if (ready == 1)
             n = inowatch_read(w, 0);
@@ -542,8 +542,9 @@ PyDoc_STRVAR(read_doc,
 "until there is one). [] means the time ran out, or no batch will ever\n"
 "come (closed from another thread, or every root is gone: see\n"
 "root_count). The first batch holds the errors found while adding the\n"
-"roots, if any. Once the queue is readable, waits up to the latency for\n"
-"the kernel to gather more (so one read takes a whole burst).\n\n"
+"roots, if any. Once the queue is readable, the batch gathers for up to\n"
+"the latency (or until threshold bytes were read), so that repeated events\n"
+"merge and one batch takes a whole burst.\n\n"
 "timeout=0 never waits, not even for the latency: callers that poll\n"
 "fileno() themselves (aiter() does) apply the latency with their own timer.\n"
 "If has_backlog() is then True, call read(0) again without waiting.\n\n"
@@ -749,7 +750,7 @@ static PyGetSetDef Watcher_getset[] = {
     {"latency", (getter)Watcher_get_latency, NULL,
      "Seconds a batch may be held for the kernel to coalesce (0.0: none).", NULL},
     {"threshold", (getter)Watcher_get_threshold, NULL,
-     "Queued bytes that end the latency wait early.", NULL},
+     "Bytes read that end the latency wait early (the batch's bound).", NULL},
     {"backend", (getter)Watcher_get_backend, NULL,
      "The backend in use: 'inotify' or 'fanotify' (what backend='auto' chose).", NULL},
     {NULL, NULL, NULL, NULL, NULL},

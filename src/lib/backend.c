@@ -1,7 +1,7 @@
 /* backend.c: the kernel queue, whichever backend fills it.
  *
  * Waiting, coalescing and reading are the same for an inotify and a
- * fanotify fd (both support poll and FIONREAD, both hand out whole events);
+ * fanotify fd (both support poll, both hand out whole events);
  * watching a directory and decoding what was read are each backend's own,
  * chosen here by w->backend. */
 #include <errno.h>
@@ -25,10 +25,10 @@
 /* While draining the queue during a rescan the buffer may grow this far;
  * past it, the kernel queue takes the load again (and may overflow). */
 #define IW_READ_MAX (64u * 1024 * 1024)
-/* Coalescing's first look at the queue size comes this soon; later naps
- * are as long as the queue, at the rate it has been filling, takes to
- * reach the threshold (at least IW_COALESCE_MIN_MS, at most what is left
- * of the latency). */
+/* Coalescing's first look at the queue comes this soon; later naps are
+ * as long as the batch, at the rate it has been filling, takes to reach
+ * the threshold (at least IW_COALESCE_MIN_MS, at most what is left of the
+ * latency). */
 #define IW_COALESCE_STEP_MS 2
 #define IW_COALESCE_MIN_MS 1
 
@@ -134,23 +134,62 @@ int inowatch_coalesce(int fd, size_t threshold, int latency_ms)
     }
 }
 
-void iw_backend_coalesce(inowatch *w)
+static void nap_ms(long ms, int *ret_interrupted)
 {
-    if (w->latency_ms <= 0)
-        return;
+    struct timespec nap = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    if (nanosleep(&nap, NULL) < 0 && errno == EINTR)
+        *ret_interrupted = 1;
+}
+
+/* The watcher's own coalescing reads while it waits, instead of asking the
+ * queue's size (inowatch_coalesce): FIONREAD walks the whole queue under
+ * the lock the writers take to queue their events, so on a build-like
+ * churn each look cost the watcher a tenth of its CPU and slowed the
+ * writers; and every byte read during the wait had to be read anyway. A
+ * queue drained at every nap cannot overflow while the batch gathers, so
+ * the threshold only bounds the batch (and the paths the library holds
+ * for it). The kernel still merges a repeated event while it is the last
+ * one queued; the batch's own coalescing (batch.c) merges the rest. */
+int inowatch_gather(inowatch *w, int latency_ms)
+{
+    if (!w)
+        return -EINVAL;
+    if (latency_ms <= 0)
+        return 0;
     if (w->backend == INOWATCH_BACKEND_FANOTIFY) {
-        /* fanotify's FIONREAD walks the whole queue under its lock (it
-         * sums each event's records), so polling it is O(queue) per nap;
-         * and its queue has no limit, so there is no overflow for the
-         * threshold to head off. One nap of the whole latency. */
-        struct timespec nap = {.tv_sec = w->latency_ms / 1000,
-                               .tv_nsec = (w->latency_ms % 1000) * 1000000L};
-        nanosleep(&nap, NULL);
-        return;
+        /* fanotify's queue has no limit, and each read takes its lock
+         * once per event: one nap of the whole latency, then one read. */
+        int interrupted = 0;
+        nap_ms(latency_ms, &interrupted);
+        return interrupted ? -EINTR : 0;
     }
-    /* A signal ends the wait early: the read that follows takes what is
-     * queued, and the caller's wait sees the signal next time. */
-    inowatch_coalesce(w->fd, w->threshold, w->latency_ms);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    size_t before = w->rd_end - w->rd_start;
+    long step = IW_COALESCE_STEP_MS;
+    for (;;) {
+        int interrupted = 0;
+        nap_ms(step, &interrupted);
+        int r = iw_backend_read_more(w, 0);
+        if (r < 0)
+            return r;
+        if (interrupted)
+            return -EINTR;
+        size_t held = w->rd_end - w->rd_start, got = held - before;
+        if (held >= w->threshold)
+            return 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long spent = ms_between(&start, &now), left = latency_ms - spent;
+        if (left <= 0)
+            return 0;
+        /* Next look: when the threshold would be reached at the rate seen
+         * so far (or the latency's end, if nothing came). */
+        step = got && spent > 0 ? (long)((w->threshold - held) * (size_t)spent / got) : left;
+        if (step > left)
+            step = left;
+        if (step < IW_COALESCE_MIN_MS)
+            step = IW_COALESCE_MIN_MS;
+    }
 }
 
 /* Makes room at the end of the read buffer: unprocessed events move to the

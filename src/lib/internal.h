@@ -332,7 +332,6 @@ IW_HIDDEN int iw_backend_watch_fd(inowatch *w, int fd, int is_dir);
 IW_HIDDEN int iw_backend_watch_root(inowatch *w, int fd, int is_dir);
 IW_HIDDEN void iw_backend_unwatch(inowatch *w, int wd);
 IW_HIDDEN int iw_backend_wait(inowatch *w, int timeout_ms);
-IW_HIDDEN void iw_backend_coalesce(inowatch *w);
 IW_HIDDEN int iw_backend_read(inowatch *w, int wait_ms);
 IW_HIDDEN int iw_backend_read_more(inowatch *w, int wait_ms);
 IW_HIDDEN int iw_apply_buffer(inowatch *w);

@@ -75,6 +75,23 @@ uint32_t iw_hash_name(const char *name, size_t len)
     return (uint32_t)(h ^ (h >> 33));
 }
 
+/* Whether two names of len bytes are the same. Every probe of a lookup
+ * compares one, nearly always a short name: comparing words inline spares
+ * a call into libc per probe. Like the hash, the loads never go past the
+ * names (an overlapping last word, or two half words). */
+static inline int same_name(const char *a, const char *b, size_t len)
+{
+    if (len >= 8) {
+        for (; len > 8; len -= 8, a += 8, b += 8)
+            if (load64(a) != load64(b))
+                return 0;
+        return load64(a + len - 8) == load64(b + len - 8);
+    }
+    if (len >= 4)
+        return load32(a) == load32(b) && load32(a + len - 4) == load32(b + len - 4);
+    return len == 0 || (a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1]);
+}
+
 static size_t node_size(const struct iw_node *n)
 {
     size_t head = (n->flags & IW_NODE_WIDE) ? sizeof(struct iw_dir) : sizeof(struct iw_node);
@@ -148,7 +165,7 @@ struct iw_node *iw_child_find(const struct iw_dir *d, const char *name, size_t l
         struct iw_node *c = d->slots[i];
         if (!c)
             return NULL;
-        if (c->name_len == len && memcmp(iw_name(c), name, len) == 0)
+        if (c->name_len == len && same_name(iw_name(c), name, len))
             return c;
     }
 }

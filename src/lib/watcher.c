@@ -8,7 +8,6 @@
 
 #include "internal.h"
 
-#define IW_THRESHOLD_DEFAULT (64u * 1024)
 #define IW_DENTS_SIZE (32u * 1024)
 #define IW_PAIR_WAIT_MS 5 /* see inowatch.pair_wait_ms */
 /* Changes this long before the last moment the queue was known empty are
@@ -45,7 +44,7 @@ int inowatch_new(inowatch **ret, const struct inowatch_options *options)
     w->events_wanted = o->events ? (o->events & INOWATCH_ALL) : INOWATCH_ALL;
     w->no_recursive = o->no_recursive;
     w->latency_ms = o->latency_ms == 0 ? INOWATCH_LATENCY_DEFAULT_MS : o->latency_ms;
-    w->threshold = o->threshold_bytes ? o->threshold_bytes : IW_THRESHOLD_DEFAULT;
+    w->threshold = o->threshold_bytes ? o->threshold_bytes : INOWATCH_THRESHOLD_DEFAULT_BYTES;
     w->batch.id = 1;
     w->pair_wait_ms = IW_PAIR_WAIT_MS;
     w->pending.flag = IW_NODE_PENDING;
@@ -241,7 +240,11 @@ int inowatch_read(inowatch *w, int timeout_ms)
         int r = iw_backend_wait(w, timeout_ms);
         if (r <= 0)
             return r;
-        iw_backend_coalesce(w);
+        /* A signal ends the wait early: what was gathered is processed,
+         * and the caller's next wait sees the signal. */
+        int g = inowatch_gather(w, w->latency_ms);
+        if (g < 0 && g != -EINTR)
+            return g;
     }
     int r = iw_backend_read(w, 0);
     if (r < 0)

@@ -6,7 +6,6 @@
  * must return early is given a latency of minutes: broken, it would hang
  * until ctest's timeout rather than pass. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "files.h"
 #include "inowatch.h"
 
 #define MINUTES (10 * 60 * 1000)
@@ -32,24 +32,8 @@ static int watched_dir(char *dir, int files)
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0 || !mkdtemp(dir) || inotify_add_watch(fd, dir, IN_CREATE) < 0)
         return -1;
-    for (int i = 0; i < files; i++) {
-        char p[256];
-        snprintf(p, sizeof(p), "%s/f%d", dir, i);
-        int f = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-        if (f >= 0)
-            close(f);
-    }
+    make_files(dir, files);
     return fd;
-}
-
-static void remove_dir(const char *dir, int files)
-{
-    for (int i = 0; i < files; i++) {
-        char p[256];
-        snprintf(p, sizeof(p), "%s/f%d", dir, i);
-        unlink(p);
-    }
-    rmdir(dir);
 }
 
 static void on_alarm(int sig)
