@@ -1,8 +1,11 @@
 """asyncio without threads: async for over a Watcher receives the events of
-files created by another task of the same loop."""
+files created by another task of the same loop; and a program that never
+awaits does not pay for importing asyncio."""
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 import unittest
 
@@ -82,6 +85,22 @@ class AsyncWatcher(TempDirTestCase):
         # z/b may have been created and removed before the watcher saw it.
         self.assertEqual(got[:2], [("create", os.path.join(root, "a")),
                                    ("rename", os.path.join(root, "z"))])
+
+
+class ImportCost(unittest.TestCase):
+
+    def test_import_does_not_load_asyncio(self):
+        # asyncio is 30 ms of a program's start-up: only aread() needs it.
+        code = ("import sys, inowatch\n"
+                "w = inowatch.Watcher(sys.argv[1])\n"
+                "w.close()\n"
+                "print('asyncio' in sys.modules)\n")
+        here = os.path.dirname(os.path.abspath(inowatch.__file__))
+        env = dict(os.environ, PYTHONPATH=os.path.dirname(here))
+        out = subprocess.run([sys.executable, "-c", code, os.getcwd()], env=env,
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.strip(), "False")
 
 
 if __name__ == "__main__":
