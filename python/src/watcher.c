@@ -9,6 +9,8 @@
  * therefore made with INOWATCH_LATENCY_NONE and this file coalesces. */
 #include "module.h"
 
+#include <structmember.h> /* PyMemberDef, T_OBJECT_EX */
+
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -61,6 +63,29 @@ static PyStructSequence_Desc event_desc = {
 
 PyTypeObject iwpy_event_type;
 
+#define EVENT_FIELDS 9  /* event_fields, without the sentinel */
+#define EVENT_VISIBLE 4 /* event_desc.n_in_sequence */
+
+/* Whether new_event() may build an Event itself: event_init() saw that
+ * PyStructSequence_New makes what it would (a tuple of EVENT_FIELDS items
+ * of which EVENT_VISIBLE are visible). */
+static int event_layout_known;
+
+/* A fresh Event, every item NULL. PyStructSequence_New looks up the type's
+ * two field counts in its dict on every call, and a batch makes thousands
+ * of events: this makes the same object without them. */
+static PyObject *new_event(void)
+{
+    if (!event_layout_known)
+        return PyStructSequence_New(&iwpy_event_type);
+    PyTupleObject *e = PyObject_GC_NewVar(PyTupleObject, &iwpy_event_type, EVENT_FIELDS);
+    if (!e)
+        return NULL;
+    Py_SET_SIZE(e, EVENT_VISIBLE);
+    memset(e->ob_item, 0, sizeof(e->ob_item[0]) * EVENT_FIELDS);
+    return (PyObject *)e;
+}
+
 static const enum inowatch_kind kinds[] = {INOWATCH_CREATE, INOWATCH_MODIFY,   INOWATCH_ATTRIB,
                                            INOWATCH_DELETE, INOWATCH_RENAME,   INOWATCH_OVERFLOW,
                                            INOWATCH_ERROR};
@@ -87,7 +112,7 @@ static PyObject *decode_path(const WatcherObject *self, const char *p, size_t le
 
 static PyObject *make_event(WatcherObject *self, const struct inowatch_event *ev)
 {
-    PyObject *e = PyStructSequence_New(&iwpy_event_type);
+    PyObject *e = new_event();
     if (!e)
         return NULL;
     PyObject *kind = kind_word(ev->kind);
@@ -118,8 +143,11 @@ static PyObject *make_event(WatcherObject *self, const struct inowatch_event *ev
                               : (Py_INCREF(Py_None), Py_None);
     PyObject *msg = is_error ? PyUnicode_FromString(inowatch_strerror(ev->error))
                              : (Py_INCREF(Py_None), Py_None);
-    PyObject *fatal = PyBool_FromLong(is_error && (ev->flags & INOWATCH_FLAG_FATAL));
-    PyObject *root = PyBool_FromLong(ev->kind == INOWATCH_DELETE && (ev->flags & INOWATCH_FLAG_ROOT));
+    PyObject *fatal = is_error && (ev->flags & INOWATCH_FLAG_FATAL) ? Py_True : Py_False;
+    PyObject *root = ev->kind == INOWATCH_DELETE && (ev->flags & INOWATCH_FLAG_ROOT) ? Py_True
+                                                                                     : Py_False;
+    Py_INCREF(fatal);
+    Py_INCREF(root);
     PyStructSequence_SET_ITEM(e, 4, err);
     PyStructSequence_SET_ITEM(e, 5, name);
     PyStructSequence_SET_ITEM(e, 6, msg);
@@ -138,23 +166,34 @@ static PyObject *make_event(WatcherObject *self, const struct inowatch_event *ev
     return e;
 }
 
-/* The current batch as a list of Event. */
-static PyObject *take_batch(WatcherObject *self)
+/* The current batch as a list of Event; expected: how many events it holds
+ * (inowatch_read's count), or 0 when not known. */
+static PyObject *take_batch(WatcherObject *self, Py_ssize_t expected)
 {
-    PyObject *list = PyList_New(0);
+    PyObject *list = PyList_New(expected);
     if (!list)
         return NULL;
     const struct inowatch_event *ev;
-    while (inowatch_next(self->w, &ev) > 0) {
+    Py_ssize_t n = 0;
+    for (; inowatch_next(self->w, &ev) > 0; n++) {
         PyObject *e = make_event(self, ev);
-        if (!e || PyList_Append(list, e) < 0) {
-            Py_XDECREF(e);
-            Py_DECREF(list);
-            return NULL;
+        if (!e)
+            goto fail;
+        if (n < expected) {
+            PyList_SET_ITEM(list, n, e);
+            continue;
         }
+        int r = PyList_Append(list, e);
         Py_DECREF(e);
+        if (r < 0)
+            goto fail;
     }
+    if (n < expected && PyList_SetSlice(list, n, expected, NULL) < 0)
+        goto fail;
     return list;
+fail:
+    Py_DECREF(list); /* items not set yet are NULL: skipped */
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -430,7 +469,7 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds)
     self->as_bytes = as_bytes;
     Py_XSETREF(self->roots, roots);
     /* What could not be watched at start (error events) is the first batch. */
-    self->pending = take_batch(self);
+    self->pending = take_batch(self, 0);
     if (!self->pending) {
         do_close(self);
         return -1;
@@ -520,7 +559,7 @@ static PyObject *read_batch(WatcherObject *self, const struct iwpy_deadline *dea
             return raise_fatal(self);
         }
         if (n > 0) {
-            PyObject *list = take_batch(self);
+            PyObject *list = take_batch(self, n);
             if (!list || PyList_GET_SIZE(list) > 0)
                 return list;
             Py_DECREF(list);
@@ -779,6 +818,35 @@ PyTypeObject iwpy_watcher_type = {
     .tp_new = Watcher_new,
 };
 
+/* Makes the Event type; checks the layout new_event() builds by hand. */
+static int event_init(void)
+{
+    if (PyStructSequence_InitType2(&iwpy_event_type, &event_desc) < 0)
+        return -1;
+    PyObject *probe = PyStructSequence_New(&iwpy_event_type);
+    PyObject *nfields = PyObject_GetAttrString((PyObject *)&iwpy_event_type, "n_fields");
+    if (!probe || !nfields) {
+        Py_XDECREF(probe);
+        Py_XDECREF(nfields);
+        return -1;
+    }
+    event_layout_known = Py_SIZE(probe) == EVENT_VISIBLE && PyLong_Check(nfields) &&
+                         PyLong_AsSsize_t(nfields) == EVENT_FIELDS &&
+                         iwpy_event_type.tp_itemsize == sizeof(PyObject *) &&
+                         iwpy_event_type.tp_basicsize == offsetof(PyTupleObject, ob_item);
+    Py_DECREF(probe);
+    Py_DECREF(nfields);
+    /* An attribute read of a T_OBJECT_EX member is one CPython specialises
+     * (it loads the slot directly); struct sequences are made with
+     * T_OBJECT members, read the slow way. The two differ only for a NULL
+     * item, and an Event has none once made (from Python too: missing
+     * fields are None). */
+    for (PyMemberDef *m = iwpy_event_type.tp_members; m && m->name; m++)
+        if (m->type == T_OBJECT)
+            m->type = T_OBJECT_EX;
+    return 0;
+}
+
 int iwpy_watcher_ready(PyObject *m)
 {
     for (size_t i = 0; i < NKINDS; i++) {
@@ -791,7 +859,7 @@ int iwpy_watcher_ready(PyObject *m)
         if (!type_words[t])
             return -1;
     }
-    if (PyStructSequence_InitType2(&iwpy_event_type, &event_desc) < 0)
+    if (event_init() < 0)
         return -1;
     if (PyType_Ready(&iwpy_watcher_type) < 0)
         return -1;
