@@ -20,11 +20,9 @@ def stop(signum, frame):
     raise KeyboardInterrupt  # out of the blocked read (it runs signal handlers)
 
 
-signal.signal(signal.SIGTERM, stop)
-w = inowatch.Watcher(root)
-out.write("ready\n")
-out.flush()
-try:
+def print_events(w, out):
+    """The loop a user writes; in a function, as the other scripts' per-event
+    code is (a loop at module level makes each name a dict lookup)."""
     for batch in w:
         for ev in batch:
             kind = ev.kind
@@ -35,6 +33,14 @@ try:
                 out.write("%s\t%s\t%s\n" % (kind, ev.from_path, ev.path))
             else:
                 out.write("%s\t%s\n" % (kind, ev.path))
+
+
+signal.signal(signal.SIGTERM, stop)
+w = inowatch.Watcher(root)
+out.write("ready\n")
+out.flush()
+try:
+    print_events(w, out)
 except KeyboardInterrupt:
     pass
 w.close()
