@@ -146,9 +146,9 @@ static void nap_ms(long ms, int *ret_interrupted)
  * the lock the writers take to queue their events, so on a build-like
  * churn each look cost the watcher a tenth of its CPU and slowed the
  * writers; and every byte read during the wait had to be read anyway. A
- * queue drained at every nap cannot overflow while the batch gathers, so
- * the threshold only bounds the batch (and the paths the library holds
- * for it). The kernel still merges a repeated event while it is the last
+ * queue drained at every nap holds one nap's worth, not the whole batch's,
+ * so the threshold bounds the batch (and the paths the library holds for
+ * it) more than the queue. The kernel still merges a repeated event while it is the last
  * one queued; the batch's own coalescing (batch.c) merges the rest. */
 int inowatch_gather(inowatch *w, int latency_ms)
 {
