@@ -10,7 +10,7 @@ _Type = Literal["file", "dir", "symlink", "other"]
 __version__: str
 LIBRARY_VERSION: str
 LATENCY_DEFAULT_MS: int
-THRESHOLD_DEFAULT: int
+THRESHOLD_DEFAULT: int  # Inotify.read()'s default threshold; a Watcher's is its .threshold (256 KiB)
 KINDS: Tuple[str, ...]
 TYPES: Tuple[str, ...]
 

@@ -6,7 +6,8 @@
  * be woken by close() from another thread, and skip the coalescing wait
  * when asyncio calls read(0) (the loop then applies the latency with a
  * timer rather than by blocking its thread). The library watcher is
- * therefore made with INOWATCH_LATENCY_NONE and this file coalesces. */
+ * therefore made with INOWATCH_LATENCY_NONE, and this file calls
+ * inowatch_gather() itself, without the GIL, when it blocks. */
 #include "module.h"
 
 #include <structmember.h> /* PyMemberDef, T_OBJECT_EX */
