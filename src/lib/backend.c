@@ -93,6 +93,27 @@ static long ms_between(const struct timespec *a, const struct timespec *b)
     return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
 }
 
+/* Sleeps ms milliseconds; returns -EINTR when a signal cut the nap short. */
+static int nap_ms(long ms)
+{
+    struct timespec nap = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    return nanosleep(&nap, NULL) < 0 && errno == EINTR ? -EINTR : 0;
+}
+
+/* The next nap of a wait: as long as the last `to_go` bytes take to come at
+ * the rate seen so far (`grown` bytes in `spent` ms), or the rest of the
+ * latency when nothing came; at least IW_COALESCE_MIN_MS, at most `left`.
+ * Napping in fixed short steps cost a slow workload (an rm -rf, a build)
+ * five wake-ups per batch, each a context switch: half of them go, and
+ * the CPU of an rm -rf of the kernel tree with it. */
+static long next_nap(size_t to_go, long spent, size_t grown, long left)
+{
+    long step = grown && spent > 0 ? (long)(to_go * (size_t)spent / grown) : left;
+    if (step > left)
+        step = left;
+    return step < IW_COALESCE_MIN_MS ? IW_COALESCE_MIN_MS : step;
+}
+
 /* Lets the kernel gather a batch: while fewer than threshold bytes are
  * queued, wait (up to the latency). The kernel merges an event identical to
  * the last one queued, so waiting also shrinks what there is to read. */
@@ -109,36 +130,17 @@ int inowatch_coalesce(int fd, size_t threshold, int latency_ms)
         if (ioctl(fd, FIONREAD, &queued) < 0 || (size_t)queued >= threshold)
             return 0;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long spent = ms_between(&start, &now);
-        long left = latency_ms - spent;
+        long spent = ms_between(&start, &now), left = latency_ms - spent;
         if (left <= 0)
             return 0;
-        /* Napping in fixed short steps cost a slow workload (an rm -rf, a
-         * build) five wake-ups per batch, each a context switch and a
-         * FIONREAD, which walks the whole queue under its lock: half of
-         * them go, and the CPU of an rm -rf of the kernel tree with it. */
-        if (first < 0) {
-            first = queued;
-        } else if (spent > 0) {
-            size_t grown = queued > first ? (size_t)(queued - first) : 0;
-            size_t to_go = threshold - (size_t)queued;
-            step = grown ? (long)(to_go * (size_t)spent / grown) : left;
-        }
-        if (step > left)
-            step = left;
-        if (step < IW_COALESCE_MIN_MS)
-            step = IW_COALESCE_MIN_MS;
-        struct timespec nap = {.tv_sec = step / 1000, .tv_nsec = (step % 1000) * 1000000L};
-        if (nanosleep(&nap, NULL) < 0 && errno == EINTR)
+        if (first < 0)
+            first = queued; /* the first look, IW_COALESCE_STEP_MS in */
+        else
+            step = next_nap(threshold - (size_t)queued, spent,
+                            queued > first ? (size_t)(queued - first) : 0, left);
+        if (nap_ms(step) < 0)
             return -EINTR;
     }
-}
-
-static void nap_ms(long ms, int *ret_interrupted)
-{
-    struct timespec nap = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    if (nanosleep(&nap, NULL) < 0 && errno == EINTR)
-        *ret_interrupted = 1;
 }
 
 /* The watcher's own coalescing reads while it waits, instead of asking the
@@ -148,47 +150,38 @@ static void nap_ms(long ms, int *ret_interrupted)
  * writers; and every byte read during the wait had to be read anyway. A
  * queue drained at every nap holds one nap's worth, not the whole batch's,
  * so the threshold bounds the batch (and the paths the library holds for
- * it) more than the queue. The kernel still merges a repeated event while it is the last
- * one queued; the batch's own coalescing (batch.c) merges the rest. */
+ * it) more than the queue. The kernel still merges a repeated event while
+ * it is the last one queued; the batch's own coalescing (batch.c) merges
+ * the rest. */
 int inowatch_gather(inowatch *w, int latency_ms)
 {
     if (!w)
         return -EINVAL;
     if (latency_ms <= 0)
         return 0;
-    if (w->backend == INOWATCH_BACKEND_FANOTIFY) {
+    if (w->backend == INOWATCH_BACKEND_FANOTIFY)
         /* fanotify's queue has no limit, and each read takes its lock
          * once per event: one nap of the whole latency, then one read. */
-        int interrupted = 0;
-        nap_ms(latency_ms, &interrupted);
-        return interrupted ? -EINTR : 0;
-    }
+        return nap_ms(latency_ms);
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     size_t before = w->rd_end - w->rd_start;
     long step = IW_COALESCE_STEP_MS;
     for (;;) {
-        int interrupted = 0;
-        nap_ms(step, &interrupted);
-        int r = iw_backend_read_more(w, 0);
+        int interrupted = nap_ms(step);
+        int r = iw_backend_read_more(w, 0); /* what came is kept either way */
         if (r < 0)
             return r;
         if (interrupted)
-            return -EINTR;
-        size_t held = w->rd_end - w->rd_start, got = held - before;
+            return interrupted;
+        size_t held = w->rd_end - w->rd_start;
         if (held >= w->threshold)
             return 0;
         clock_gettime(CLOCK_MONOTONIC, &now);
         long spent = ms_between(&start, &now), left = latency_ms - spent;
         if (left <= 0)
             return 0;
-        /* Next look: when the threshold would be reached at the rate seen
-         * so far (or the latency's end, if nothing came). */
-        step = got && spent > 0 ? (long)((w->threshold - held) * (size_t)spent / got) : left;
-        if (step > left)
-            step = left;
-        if (step < IW_COALESCE_MIN_MS)
-            step = IW_COALESCE_MIN_MS;
+        step = next_nap(w->threshold - held, spent, held - before, left);
     }
 }
 
