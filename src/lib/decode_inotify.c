@@ -137,8 +137,11 @@ static int apply_one(inowatch *w, size_t *off)
         return 0;
     if (mask & IN_CREATE)
         return iw_rule_create(w, d, e->name, len, (mask & IN_ISDIR) != 0);
-    if (mask & IN_DELETE)
+    if (mask & IN_DELETE) {
+        if (d->node.flags & IW_NODE_DOOMED)
+            return 0; /* told by d's own delete, later in the batch */
         return iw_rule_delete(w, d, e->name, len, (mask & IN_ISDIR) != 0);
+    }
     if (mask & IN_MOVED_FROM)
         return on_moved_from(w, d, off);
     if (mask & IN_MOVED_TO) /* moved in from outside the roots */
@@ -149,10 +152,25 @@ static int apply_one(inowatch *w, size_t *off)
     return 0;
 }
 
+/* Marks the directories whose own deletion (IN_DELETE_SELF) is in the
+ * buffer. */
+static void mark_doomed(inowatch *w)
+{
+    for (size_t off = w->rd_start; event_ok(w, off); off += event_size(event_at(w, off))) {
+        const struct inotify_event *e = event_at(w, off);
+        if (!(e->mask & IN_DELETE_SELF))
+            continue;
+        struct iw_dir *d = iw_wd_find(&w->wds, e->wd);
+        if (d && d->node.type == INOWATCH_TYPE_DIR)
+            d->node.flags |= IW_NODE_DOOMED;
+    }
+}
+
 /* Applies every whole event in rd[rd_start, rd_end). Returns 0 or a fatal
  * negative errno (the model cannot be kept without memory). */
 int iw_inotify_apply_buffer(inowatch *w)
 {
+    mark_doomed(w);
     while (w->rd_start < w->rd_end) {
         size_t off = w->rd_start;
         if (!event_ok(w, off)) {

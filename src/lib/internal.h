@@ -41,6 +41,7 @@ enum iw_node_flags {
     IW_NODE_SEEN = 1u << 3,    /* found again by the current scan (diffing) */
     IW_NODE_VERIFY = 1u << 4,  /* listed in w->verify: type and inode to check at batch end */
     IW_NODE_HASHED = 1u << 5,  /* made from a listed file's hash (unlisted.c): inode unknown */
+    IW_NODE_DOOMED = 1u << 6,  /* a directory whose own deletion was read: its subtree goes whole */
 };
 
 /* One entry of a watched tree: 24 bytes plus the name. Files are this
