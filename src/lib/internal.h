@@ -236,6 +236,7 @@ IW_HIDDEN struct iw_node *iw_child_new(inowatch *w, struct iw_dir *parent, const
 IW_HIDDEN void iw_node_free_tree(inowatch *w, struct iw_node *n);
 IW_HIDDEN struct iw_node *iw_child_find(const struct iw_dir *d, const char *name, size_t len);
 IW_HIDDEN int iw_child_insert(inowatch *w, struct iw_dir *d, struct iw_node *n);
+IW_HIDDEN int iw_child_reserve(inowatch *w, struct iw_dir *d, size_t more);
 IW_HIDDEN void iw_child_remove(struct iw_dir *d, struct iw_node *n);
 IW_HIDDEN uint32_t iw_hash_name(const char *name, size_t len);
 IW_HIDDEN size_t iw_path_len(const struct iw_node *n);

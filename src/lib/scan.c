@@ -198,10 +198,36 @@ static int keep_unlisted(inowatch *w, const struct iw_dir *d, const char *name, 
     return 0;
 }
 
+/* What the model already has under an entry's name: 1 when it is that
+ * entry (marked seen), 0 when the entry is new to the model (a different
+ * one that had the name is gone, and reported so), or a negative errno. */
+static int match_known(inowatch *w, struct iw_dir *d, int fd, const struct dirent64 *e,
+                       size_t len, int type, enum iw_scan_mode mode)
+{
+    struct iw_node *c = iw_child_find(d, e->d_name, len);
+    if (!c && type == INOWATCH_TYPE_FILE && iw_unlisted_has(d, e->d_name, len))
+        return 1; /* listed before, kept as a hash: the same file */
+    if (c && c->type == type && (c->ino == 0 || c->ino == e->d_ino)) {
+        c->flags |= IW_NODE_SEEN;
+        if (!c->ino)
+            c->ino = e->d_ino;
+        int r = w->rescanning ? report_lost_changes(w, c, fd) : 0;
+        return r < 0 ? r : 1;
+    }
+    if (c) { /* same name, another entry: the old one is gone */
+        int r = mode == IW_SCAN_EMIT ? iw_emit(w, INOWATCH_DELETE, c, 0) : 0;
+        iw_remove_subtree(w, c);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 /* One entry of a listing: matches it against the model and records what
- * changed. */
+ * changed. In a fresh listing (the model had nothing in d) every entry is
+ * new: there is nothing to match, and nothing left to sweep afterwards. */
 static int list_entry(inowatch *w, struct iw_dir *d, int fd, const struct dirent64 *e,
-                      enum iw_scan_mode mode)
+                      enum iw_scan_mode mode, int fresh)
 {
     const char *name = e->d_name;
     int type = type_from_dtype(e->d_type);
@@ -214,29 +240,33 @@ static int list_entry(inowatch *w, struct iw_dir *d, int fd, const struct dirent
     size_t len = strlen(name);
     if (type == INOWATCH_TYPE_FILE && mode == IW_SCAN_QUIET && iw_dirs_only(w))
         return keep_unlisted(w, d, name, len);
-    struct iw_node *c = iw_child_find(d, name, len);
-    if (!c && type == INOWATCH_TYPE_FILE && iw_unlisted_has(d, name, len))
-        return 0; /* listed before, kept as a hash: the same file */
-    if (c && c->type == type && (c->ino == 0 || c->ino == e->d_ino)) {
-        c->flags |= IW_NODE_SEEN;
-        if (!c->ino)
-            c->ino = e->d_ino;
-        return w->rescanning ? report_lost_changes(w, c, fd) : 0;
-    }
-    if (c) { /* same name, another entry: the old one is gone */
-        int r = mode == IW_SCAN_EMIT ? iw_emit(w, INOWATCH_DELETE, c, 0) : 0;
-        iw_remove_subtree(w, c);
-        if (r < 0)
-            return r;
+    if (!fresh) {
+        int known = match_known(w, d, fd, e, len, type, mode);
+        if (known != 0)
+            return known < 0 ? known : 0;
     }
     if (iw_entry_excluded(w, d, name, len, type == INOWATCH_TYPE_DIR))
         return 0;
     int err = 0;
-    c = iw_child_new(w, d, name, len, type, e->d_ino, &err);
+    struct iw_node *c = iw_child_new(w, d, name, len, type, e->d_ino, &err);
     if (!c)
         return err;
-    c->flags |= IW_NODE_SEEN;
+    if (!fresh)
+        c->flags |= IW_NODE_SEEN;
     return mode == IW_SCAN_EMIT ? iw_emit(w, INOWATCH_CREATE, c, 0) : 0;
+}
+
+/* Sizes d's child table for the n bytes of entries just read, so that a
+ * fresh listing inserts without rehashing. Not for a quiet listing of the
+ * directories-only model, whose files do not become nodes. */
+static int reserve_for(inowatch *w, struct iw_dir *d, ssize_t n, enum iw_scan_mode mode)
+{
+    if (mode == IW_SCAN_QUIET && iw_dirs_only(w))
+        return 0;
+    size_t count = 0;
+    for (ssize_t off = 0; off < n; off += ((const struct dirent64 *)(w->dents + off))->d_reclen)
+        count++;
+    return iw_child_reserve(w, d, count);
 }
 
 /* Entries of the model that the listing did not find are gone. */
@@ -266,34 +296,59 @@ static int sweep_unseen(inowatch *w, struct iw_dir *d, enum iw_scan_mode mode)
     return err;
 }
 
+/* Marks every child of d seen: a fresh listing turning into a matched one. */
+static void mark_all_seen(struct iw_dir *d)
+{
+    for (uint32_t i = 0; i < d->cap; i++)
+        if (d->slots[i])
+            d->slots[i]->flags |= IW_NODE_SEEN;
+}
+
+/* Lists d into the model. A directory the model has nothing in (a new one,
+ * or any at start-up) is listed fresh: its entries are inserted as they
+ * come, with no lookup, no seen-marks and no sweep. That is only sound
+ * within one getdents64 call, which holds the directory's lock, so that no
+ * name comes twice; between calls a name may be removed and made again and
+ * be listed twice. So a listing that takes a second call matches from then
+ * on, as a listing of a known directory does. */
 static int list_dir(inowatch *w, struct iw_dir *d, int fd, enum iw_scan_mode mode)
 {
     w->nhashes = 0;
+    int fresh = d->count == 0 && !d->unlisted, first = 1;
     for (;;) {
         ssize_t n = getdents64(fd, w->dents, w->dents_cap);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int err = -errno;
-            sweep_unseen(w, d, IW_SCAN_QUIET); /* keep the flags clean */
-            return err;
+        int r = n < 0 ? -errno : 0;
+        if (r == -EINTR)
+            continue;
+        if (r == 0 && n > 0 && fresh && !first) {
+            mark_all_seen(d);
+            fresh = 0;
+        }
+        if (r == 0 && n > 0 && fresh)
+            r = reserve_for(w, d, n, mode);
+        if (r < 0) {
+            if (!fresh)
+                sweep_unseen(w, d, IW_SCAN_QUIET); /* keep the flags clean */
+            return r;
         }
         if (n == 0)
             break;
+        first = 0;
         for (ssize_t off = 0; off < n;) {
             const struct dirent64 *e = (const void *)(w->dents + off);
             off += e->d_reclen;
             if (e->d_name[0] == '.' &&
                 (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0')))
                 continue;
-            int r = list_entry(w, d, fd, e, mode);
+            r = list_entry(w, d, fd, e, mode, fresh);
             if (r < 0) {
-                sweep_unseen(w, d, IW_SCAN_QUIET);
+                if (!fresh)
+                    sweep_unseen(w, d, IW_SCAN_QUIET);
                 return r;
             }
         }
     }
-    int r = sweep_unseen(w, d, mode);
+    int r = fresh ? 0 : sweep_unseen(w, d, mode);
     if (r == 0 && w->nhashes)
         r = iw_unlisted_set(w, d, w->hashes, w->nhashes);
     return r;

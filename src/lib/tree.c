@@ -193,15 +193,33 @@ static int table_resize(inowatch *w, struct iw_dir *d, uint32_t ncap)
     return 0;
 }
 
+/* The table size that holds count children within the 3/4 load. */
+static size_t table_cap_for(size_t count, uint32_t cap)
+{
+    size_t c = cap ? cap : 4;
+    while (count * 4 > c * 3)
+        c *= 2;
+    return c;
+}
+
+/* Makes room for `more` children at once, so that inserting them rehashes
+ * nothing on the way (the size reached is the one inserting them one by
+ * one would reach). */
+int iw_child_reserve(inowatch *w, struct iw_dir *d, size_t more)
+{
+    size_t cap = table_cap_for((size_t)d->count + more, d->cap);
+    if (cap == d->cap || more == 0)
+        return 0;
+    if (cap > (1u << 30))
+        return -ENOMEM;
+    return table_resize(w, d, (uint32_t)cap);
+}
+
 int iw_child_insert(inowatch *w, struct iw_dir *d, struct iw_node *n)
 {
-    if ((size_t)(d->count + 1) * 4 > (size_t)d->cap * 3) {
-        if (d->cap >= (1u << 30))
-            return -ENOMEM;
-        int r = table_resize(w, d, d->cap ? d->cap * 2 : 4);
-        if (r < 0)
-            return r;
-    }
+    int r = iw_child_reserve(w, d, 1);
+    if (r < 0)
+        return r;
     table_put(d->slots, d->cap, n);
     d->count++;
     n->parent = d;

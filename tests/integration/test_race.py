@@ -3,6 +3,8 @@ watcher has put a watch on it must still be reported."""
 
 import os
 import subprocess
+import sys
+import time
 import unittest
 
 from iwtest import WatchTestCase, join, real_events, run_py, show, to_bytes
@@ -43,6 +45,22 @@ for i in range(n):
     else:
         os.rename(d, os.path.join(root, "r%d" % i))
         open(os.path.join(root, "r%d" % i, "x", "g"), "w").close()
+"""
+
+# Removes and makes again names of a directory for a while: a listing that
+# takes several getdents64 calls may meet such a name twice.
+CHURN_PY = r"""
+import os, sys, time
+d, n, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+end, i = time.monotonic() + seconds, 0
+while time.monotonic() < end:
+    p = os.path.join(d, "a-file-with-a-name-long-enough-%05d" % (i * 7919 % n))
+    try:
+        os.unlink(p)
+        os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644))
+    except FileNotFoundError:
+        pass  # the directory is being moved
+    i += 1
 """
 
 
@@ -136,6 +154,39 @@ class NewDirectoryRace(WatchTestCase):
         run_py(VANISH_PY, root, 100)
         w.sync()
         self.assertConverges(w, initial)
+        w.stop()
+
+    def test_big_directory_moved_in_while_names_come_and_go(self):
+        """A directory too big for one getdents64 call, moved in (so read
+        whole) while its names are removed and made again: each name must
+        still be created once, however the listing meets it."""
+        root = self.mkroot()
+        outside = self.path("outside")
+        os.mkdir(outside)
+        big = os.path.join(outside, "big")
+        os.mkdir(big)
+        n = 3000  # about 200 KiB of directory entries: several reads
+        for i in range(n):
+            os.close(os.open(os.path.join(big, "a-file-with-a-name-long-enough-%05d" % i),
+                             os.O_CREAT | os.O_WRONLY, 0o644))
+        w, initial = self.start(root, latency=0)
+        n0 = w.count()
+        churn = subprocess.Popen([sys.executable, "-c", CHURN_PY, big, str(n), "3"])
+        inside = os.path.join(root, "big")
+        try:
+            for _ in range(6):  # in and out while the names churn
+                os.rename(big, inside)
+                time.sleep(0.2)
+                os.rename(inside, big)
+                time.sleep(0.05)
+            os.rename(big, inside)
+            churn.wait(timeout=60)
+        finally:
+            churn.kill()
+            churn.wait()
+        self.assertEqual(churn.returncode, 0)
+        w.settle()
+        self.assertAllCreated(w, initial, n0)
         w.stop()
 
 

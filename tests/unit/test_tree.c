@@ -1,6 +1,7 @@
 /* test_tree.c: the model's data structures, without the kernel: child
  * tables under churn, path building, renames that reallocate a node, the
- * wd map's ownership rule, and memory accounting back to zero. */
+ * wd map's ownership rule, and memory accounting back to zero; tables
+ * reserved ahead of a listing. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,37 @@ static void test_table_churn(struct iw_check *t)
     CHECK_EQ(w->stats.model_bytes, 0);
     CHECK_EQ(w->stats.files, 0);
     CHECK_EQ(w->stats.dirs, 0);
+    free(w);
+}
+
+/* A table reserved for n children at once has the size that inserting them
+ * one by one reaches, and inserting them then moves no table (the slots
+ * pointer stays): what a fresh listing relies on. */
+static void test_reserve(struct iw_check *t)
+{
+    inowatch *w = fake_watcher();
+    struct iw_dir *grown = new_root(w, "grown"), *reserved = new_root(w, "reserved");
+    char name[32];
+    const int sizes[] = {1, 3, 4, 7, 12, 13, 100, 768, 769, 5000};
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        int n = sizes[s];
+        CHECK_EQ(iw_child_reserve(w, reserved, (size_t)n), 0);
+        struct iw_node **slots = reserved->slots;
+        for (int i = 0; i < n; i++) {
+            snprintf(name, sizeof(name), "s%zu-%d", s, i);
+            CHECK(add(w, grown, name, INOWATCH_TYPE_FILE) != NULL);
+            CHECK(add(w, reserved, name, INOWATCH_TYPE_FILE) != NULL);
+        }
+        CHECK(reserved->slots == slots);
+        CHECK_EQ(reserved->cap, grown->cap);
+        CHECK_EQ(reserved->count, grown->count);
+    }
+    CHECK_EQ(iw_child_reserve(w, reserved, 0), 0);
+    CHECK(iw_child_find(reserved, "s9-4999", 7) != NULL);
+    iw_remove_subtree(w, &grown->node);
+    iw_remove_subtree(w, &reserved->node);
+    CHECK_EQ(w->stats.model_bytes, 0);
+    CHECK_EQ(w->stats.files, 0);
     free(w);
 }
 
@@ -182,6 +214,7 @@ int main(void)
 {
     struct iw_check t = {0};
     test_table_churn(&t);
+    test_reserve(&t);
     test_paths(&t);
     test_rename_longer(&t);
     test_wd_ownership(&t);
