@@ -3,6 +3,7 @@
  * large buffer as soon as the queue is readable, and for every directory
  * that appears (created or moved in) adds its watch and lists it with
  * getdents64 so that entries made before the watch landed are not missed.
+ * Directories are opened with O_NOATIME, as inowatch opens them.
  * It counts; it prints nothing per event. No model, no rename tracking, no
  * overflow recovery, no output formatting: whatever inowatch spends beyond
  * this is the price of its guarantees and its output.
@@ -106,7 +107,15 @@ static void add_tree(const char *dir) {
         n_watches++;
         remember(wd, dir);
     }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* O_NOATIME, as inowatch lists: updating atimes is no part of
+     * watching, and costs a journal write per directory listed after it
+     * changed. Refused (EPERM) to a non-owner: then never again. */
+    static int noatime_refused;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (noatime_refused ? 0 : O_NOATIME));
+    if (fd < 0 && errno == EPERM && !noatime_refused) {
+        noatime_refused = 1;
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
     if (fd < 0) {
         n_errors++;
         return;

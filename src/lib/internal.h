@@ -221,6 +221,9 @@ struct inowatch {
     int overflowed;           /* an IN_Q_OVERFLOW was read in this batch */
     int limit_hit;            /* ENOSPC from inotify_add_watch during this scan */
     int rescanning;           /* a rescan after an overflow is under way */
+    /* Directories are listed with O_NOATIME until the kernel refuses it
+     * (EPERM: not their owner, no CAP_FOWNER); then without, for good. */
+    int noatime_refused;
     size_t rescan_dirs;       /* directories it has listed so far */
     struct timespec clean_at; /* when the last read that emptied the queue began */
     struct timespec read_started; /* when the current batch's read began */

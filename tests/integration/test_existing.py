@@ -10,9 +10,10 @@ ones that must not be told at all (a delete of a name that never was)."""
 
 import os
 import shutil
+import subprocess
 import unittest
 
-from iwtest import BACKEND, WatchTestCase, join, write
+from iwtest import BACKEND, WatchTestCase, join, snapshot_all, write
 
 MASK64 = (1 << 64) - 1
 
@@ -242,6 +243,42 @@ class Existing(WatchTestCase):
         self.assertConverges(w, initial)
         w.stop()
 
+    def test_listing_leaves_access_times_alone(self):
+        """Listing a directory, at start and when one is moved in, does not
+        update its access time: a watcher only looks (and an atime update
+        is a journal write per directory)."""
+        root = self.mkroot()
+        outside = self.path("outside")
+        inside = [root, os.path.join(root, "a"), os.path.join(root, "a", "b")]
+        for d in inside[1:] + [outside, os.path.join(outside, "c")]:
+            if d != root:
+                os.mkdir(d)
+            write(os.path.join(d, "f"))
+        if "noatime" in subprocess.run(["findmnt", "-no", "OPTIONS", "-T", root],
+                                       stdout=subprocess.PIPE, text=True).stdout.split(","):
+            self.skipTest("mounted noatime: listings never update atimes here")
+        old = 1000000000  # 2001: older than the mtime, so relatime would update it
+
+        def age(dirs):
+            for d in dirs:
+                os.utime(d, (old, os.stat(d).st_mtime))
+
+        def assertOld(dirs):
+            for d in dirs:
+                self.assertEqual(os.stat(d).st_atime, old, "the atime of %s changed" % d)
+
+        age(inside + [outside, os.path.join(outside, "c")])
+        w = self.watch([root])
+        w.ready()
+        assertOld(inside)  # before the test's own snapshot reads them
+        initial = snapshot_all(w.roots)
+        moved = os.path.join(root, "outside")
+        os.rename(outside, moved)
+        w.sync()
+        w.wait_event("create", join(root, "outside/c/f"))
+        assertOld([moved, os.path.join(moved, "c")])
+        self.assertConverges(w, initial)
+        w.stop()
 
 if __name__ == "__main__":
     unittest.main()
