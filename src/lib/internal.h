@@ -6,6 +6,7 @@
  *   unlisted.c regular files kept as hashes, not nodes (fanotify)
  *   batch.c    the events of one batch: an array plus a byte arena for paths,
  *              coalescing, and inowatch_next()
+ *   dirfds.c   fds on the directories a batch stats entries in
  *   scan.c     reading directories (getdents64) into the model, for roots,
  *              new directories and rescans after an overflow
  *   rules.c    how the model follows an entry event (create, delete,
@@ -151,6 +152,17 @@ struct iw_batch {
     struct inowatch_event out; /* what inowatch_next() handed out last */
 };
 
+/* An O_PATH fd on a directory whose entries the batch lstat's (dirfds.c):
+ * fd -1 when it was stat'ed in once, -2 when it could not be opened. */
+struct iw_dirfd {
+    const struct iw_dir *dir;
+    int fd;
+};
+
+/* Directories whose fds a batch keeps at most: a power of two. A build
+ * writes into a few dozen at once; each fd lives until the batch ends. */
+#define IW_DIRFDS 64
+
 /* ---- the watcher -------------------------------------------------------- */
 
 struct iw_fanotify; /* backend_fanotify.c */
@@ -211,13 +223,9 @@ struct inowatch {
      * task can be preempted in between. A real move out of the roots costs
      * this wait once per batch at most. */
     int pair_wait_ms;
-    /* The directory of the last lstat of an entry (iw_lstat_child), and
-     * from its second lstat in a row an O_PATH fd on it (-1: none yet, -2:
-     * it could not be opened). Created entries come in runs per directory,
-     * and fstatat() on that fd skips the walk down the whole path. It is
-     * dropped at the end of each batch: no fd is held between reads. */
-    const struct iw_dir *stat_dir;
-    int stat_fd;
+    /* O_PATH fds on the directories this batch lstat's entries in
+     * (dirfds.c), closed at the end of each batch. */
+    struct iw_dirfd dirfds[IW_DIRFDS];
     int overflowed;           /* an IN_Q_OVERFLOW was read in this batch */
     int limit_hit;            /* ENOSPC from inotify_add_watch during this scan */
     int rescanning;           /* a rescan after an overflow is under way */
@@ -307,7 +315,9 @@ IW_HIDDEN int iw_scan_tree(inowatch *w, struct iw_dir *d, int parent_fd, enum iw
 IW_HIDDEN int iw_open_dir(inowatch *w, const struct iw_dir *d, int flags);
 IW_HIDDEN int iw_lstat_child(inowatch *w, const struct iw_dir *parent, const char *name,
                              size_t len, struct stat *st);
-IW_HIDDEN void iw_stat_dir_drop(inowatch *w);
+IW_HIDDEN int iw_dirfd_for_stat(inowatch *w, const struct iw_dir *d);
+IW_HIDDEN void iw_dirfd_forget(inowatch *w, const struct iw_dir *d);
+IW_HIDDEN void iw_dirfds_close(inowatch *w);
 IW_HIDDEN int iw_type_from_mode(unsigned mode);
 IW_HIDDEN int iw_entry_excluded(const inowatch *w, const struct iw_dir *parent, const char *name,
                                 size_t len, int is_dir);

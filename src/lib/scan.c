@@ -106,46 +106,10 @@ int iw_open_dir(inowatch *w, const struct iw_dir *d, int flags)
     return fd < 0 ? -err : fd;
 }
 
-void iw_stat_dir_drop(inowatch *w)
-{
-    if (w->stat_dir && w->stat_fd >= 0)
-        close(w->stat_fd);
-    w->stat_dir = NULL;
-    w->stat_fd = -1;
-}
-
-/* An fd on parent for fstatat(), or -1 to go by path. The first lstat in a
- * directory goes by path (a lone create would pay an open for nothing);
- * the second opens the directory, and keeps the fd only when it is the
- * node's inode: a path that leads elsewhere (an ancestor's rename still
- * queued) is left to the by-path lookup and its checks, as before. */
-static int stat_dir_fd(inowatch *w, const struct iw_dir *parent)
-{
-    if (w->stat_dir != parent) {
-        iw_stat_dir_drop(w);
-        w->stat_dir = parent;
-        return -1;
-    }
-    if (w->stat_fd != -1)
-        return w->stat_fd >= 0 ? w->stat_fd : -1;
-    w->stat_fd = -2;
-    int fd = iw_open_dir(w, parent, O_PATH);
-    if (fd < 0)
-        return -1;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) ||
-        (parent->node.ino && st.st_ino != parent->node.ino)) {
-        close(fd);
-        return -1;
-    }
-    w->stat_fd = fd;
-    return fd;
-}
-
 int iw_lstat_child(inowatch *w, const struct iw_dir *parent, const char *name, size_t len,
                    struct stat *st)
 {
-    int fd = stat_dir_fd(w, parent);
+    int fd = iw_dirfd_for_stat(w, parent);
     if (fd >= 0 && len <= NAME_MAX) {
         char nm[NAME_MAX + 1];
         memcpy(nm, name, len);

@@ -514,8 +514,8 @@ void iw_node_free_tree(inowatch *w, struct iw_node *n)
     }
     iw_list_drop(&w->pending, n);
     iw_list_drop(&w->verify, n);
-    if (w->stat_dir == d && d)
-        iw_stat_dir_drop(w); /* its address may come back */
+    if (d)
+        iw_dirfd_forget(w, d);
     account(w, n, -1);
     free(n);
 }
@@ -583,6 +583,8 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
         }
         list_replace(&w->pending, n, nn);
         list_replace(&w->verify, n, nn);
+        if (od)
+            iw_dirfd_forget(w, od); /* n's address may come back */
         free(n);
         n = nn;
     } else {

@@ -29,7 +29,8 @@ int inowatch_new(inowatch **ret, const struct inowatch_options *options)
     if (!w)
         return -ENOMEM;
     w->fd = -1;
-    w->stat_fd = -1;
+    for (size_t i = 0; i < IW_DIRFDS; i++)
+        w->dirfds[i].fd = -1;
     /* No patterns, no set: a NULL set is the quick "excluded? no" for
      * every entry scanned or created. */
     int r = o->exclude && o->exclude[0] ? iw_excludes_new(&w->excludes, o->exclude, NULL) : 0;
@@ -72,7 +73,7 @@ void inowatch_free(inowatch *w)
     if (w->fd >= 0)
         close(w->fd);
     w->fd = -1;
-    iw_stat_dir_drop(w);
+    iw_dirfds_close(w);
     while (w->nroots)
         iw_remove_subtree(w, &w->roots[w->nroots - 1]->node);
     free(w->roots);
@@ -226,7 +227,7 @@ static int process(inowatch *w)
     }
     if (r == 0 && !had_overflow && !w->overflowed && w->read_drained)
         w->clean_at = w->read_started;
-    iw_stat_dir_drop(w);
+    iw_dirfds_close(w);
     return r;
 }
 

@@ -90,6 +90,36 @@ class Basics(WatchTestCase):
         self.assertConverges(w, initial)
         w.stop()
 
+    def test_types_of_creates_spread_over_many_directories(self):
+        """Entries made round-robin over more directories than the watcher
+        keeps fds on during a batch (64), all in one batch: each create has
+        its entry's own type. One directory is renamed to a longer name
+        halfway (its node is reallocated), and the replay still matches."""
+        root = self.mkroot()
+        dirs = [os.path.join(root, "d%02d" % i) for i in range(80)]
+        for d in dirs:
+            os.mkdir(d)
+        w, initial = self.start(root, latency=1000)
+        n0 = w.count()
+        makers = [("file", write), ("symlink", lambda p: os.symlink("e0", p)),
+                  ("other", os.mkfifo), ("file", write)]
+        expected = {}
+        for rnd, (kind, make) in enumerate(makers):
+            for d in dirs:
+                make(os.path.join(d, "e%d" % rnd))
+                expected[join(d, "e%d" % rnd)] = kind
+            if rnd == 1:
+                os.rename(dirs[5], os.path.join(root, "d05-renamed-to-a-longer-name"))
+                dirs[5] = os.path.join(root, "d05-renamed-to-a-longer-name")
+        n1 = w.sync()
+        evs = self.window(w, n0, n1)
+        creates = {to_bytes(e["path"]): e["type"] for e in evs if e["event"] == "create"}
+        for path, kind in expected.items():
+            if b"/d05" not in path:
+                self.assertEqual(creates.get(path), kind, "create of %s" % path)
+        self.assertConverges(w, initial)
+        w.stop()
+
     def test_hard_link_chown_and_mode(self):
         root = self.mkroot()
         f = os.path.join(root, "f")
