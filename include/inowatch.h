@@ -57,7 +57,10 @@ enum inowatch_kind {
     INOWATCH_CREATE = 1u << 0,   /* an entry appeared (also: moved in) */
     INOWATCH_MODIFY = 1u << 1,   /* a file's content changed */
     INOWATCH_ATTRIB = 1u << 2,   /* metadata changed: mode, owner, times, links */
-    INOWATCH_DELETE = 1u << 3,   /* an entry is gone, with its subtree (also: moved out) */
+    /* An entry is gone, with its subtree (also: moved out). What was
+     * removed inside a directory in the same batch as the directory is
+     * told by the directory's delete alone. */
+    INOWATCH_DELETE = 1u << 3,
     INOWATCH_RENAME = 1u << 4,   /* moved from ->from to ->path, subtree included */
     INOWATCH_OVERFLOW = 1u << 5, /* the kernel queue overflowed; a rescan follows */
     INOWATCH_ERROR = 1u << 6,    /* ->path could not be watched or read: ->error */
