@@ -191,7 +191,7 @@ static int entry_event(inowatch *w, struct iw_dir *d, const char *name, size_t l
         r = iw_rule_change(w, d, name, len, 0, isdir);
     if (r == 0 && (mask & FAN_DELETE)) {
         if ((d->node.flags & IW_NODE_DOOMED) && !(mask & (FAN_CREATE | FAN_MODIFY | FAN_ATTRIB)))
-            return 0; /* told by d's own delete, later in the batch (iw_mark_doomed) */
+            return 0; /* told by d's own delete, later in the batch (mark_doomed) */
         /* Checked later than the other bits even when it came first:
          * settle() decides what is there. */
         int wd = d->wd;
