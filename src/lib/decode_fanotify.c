@@ -190,8 +190,6 @@ static int entry_event(inowatch *w, struct iw_dir *d, const char *name, size_t l
     if (r == 0 && (mask & FAN_ATTRIB))
         r = iw_rule_change(w, d, name, len, 0, isdir);
     if (r == 0 && (mask & FAN_DELETE)) {
-        if ((d->node.flags & IW_NODE_DOOMED) && !(mask & (FAN_CREATE | FAN_MODIFY | FAN_ATTRIB)))
-            return 0; /* told by d's own delete, later in the batch (mark_doomed) */
         /* Checked later than the other bits even when it came first:
          * settle() decides what is there. */
         int wd = d->wd;
@@ -324,33 +322,35 @@ static int settle_when_quiet(inowatch *w)
     return settle_noted(w);
 }
 
-/* The well-formed event at p (avail bytes left), parsed into md and ev;
- * 0, or -1 when it is not one (never from the kernel). */
-static int event_at(const unsigned char *p, size_t avail, struct fanotify_event_metadata *md,
-                    struct fan_event *ev)
+/* The metadata of the event at p (avail bytes left) into md: 0, or -1 when
+ * it is not a whole, well-formed event (never from the kernel). */
+static int event_head(const unsigned char *p, size_t avail, struct fanotify_event_metadata *md)
 {
     if (avail < sizeof(*md))
         return -1;
     memcpy(md, p, sizeof(*md)); /* events are only 4-byte aligned */
-    if (md->vers != FANOTIFY_METADATA_VERSION || md->event_len < sizeof(*md) ||
-        md->event_len > avail || md->metadata_len < sizeof(*md) ||
-        md->metadata_len > md->event_len)
-        return -1;
-    return parse_event(p, md->event_len, md->metadata_len, md->mask, ev);
+    int whole = md->vers == FANOTIFY_METADATA_VERSION && md->event_len >= sizeof(*md) &&
+                md->event_len <= avail && md->metadata_len >= sizeof(*md) &&
+                md->metadata_len <= md->event_len;
+    return whole ? 0 : -1;
 }
 
 /* Marks the directories whose deletion is in the buffer: a directory's
- * delete event carries its own handle (FAN_REPORT_TARGET_FID). */
+ * delete event carries its own handle (FAN_REPORT_TARGET_FID). The deletes
+ * inside them are then told by theirs (iw_rule_delete). Only those events'
+ * records are parsed here. */
 static void mark_doomed(inowatch *w)
 {
     struct fanotify_event_metadata md;
-    struct fan_event ev;
     for (size_t off = w->rd_start; off < w->rd_end; off += md.event_len) {
-        if (event_at((const unsigned char *)w->rd + off, w->rd_end - off, &md, &ev) < 0)
+        const unsigned char *p = (const unsigned char *)w->rd + off;
+        if (event_head(p, w->rd_end - off, &md) < 0)
             return;
-        if ((md.mask & (FAN_DELETE | FAN_ONDIR)) != (FAN_DELETE | FAN_ONDIR) ||
-            (md.mask & FAN_CREATE))
+        if ((md.mask & (FAN_DELETE | FAN_ONDIR | FAN_CREATE)) != (FAN_DELETE | FAN_ONDIR))
             continue;
+        struct fan_event ev;
+        if (parse_event(p, md.event_len, md.metadata_len, md.mask, &ev) < 0)
+            return;
         struct iw_dir *d = dir_of(w, &ev.obj);
         if (d && d->node.type == INOWATCH_TYPE_DIR)
             d->node.flags |= IW_NODE_DOOMED;
@@ -367,11 +367,12 @@ int iw_fanotify_apply_buffer(inowatch *w)
         const unsigned char *p = (const unsigned char *)w->rd + w->rd_start;
         struct fanotify_event_metadata md;
         struct fan_event ev;
-        /* A malformed event's fd field is not trusted to be ours. */
-        if (event_at(p, w->rd_end - w->rd_start, &md, &ev) < 0)
+        if (event_head(p, w->rd_end - w->rd_start, &md) < 0)
             goto corrupt;
         if (md.fd >= 0) /* never with handles reported; closed all the same */
             close(md.fd);
+        if (parse_event(p, md.event_len, md.metadata_len, md.mask, &ev) < 0)
+            goto corrupt;
         /* Nothing below reads more, so the buffer stays where it is. */
         w->rd_start += md.event_len;
         int r = apply_event(w, &ev);

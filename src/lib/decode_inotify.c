@@ -137,11 +137,8 @@ static int apply_one(inowatch *w, size_t *off)
         return 0;
     if (mask & IN_CREATE)
         return iw_rule_create(w, d, e->name, len, (mask & IN_ISDIR) != 0);
-    if (mask & IN_DELETE) {
-        if (d->node.flags & IW_NODE_DOOMED)
-            return 0; /* told by d's own delete, later in the batch */
+    if (mask & IN_DELETE)
         return iw_rule_delete(w, d, e->name, len, (mask & IN_ISDIR) != 0);
-    }
     if (mask & IN_MOVED_FROM)
         return on_moved_from(w, d, off);
     if (mask & IN_MOVED_TO) /* moved in from outside the roots */
@@ -153,7 +150,8 @@ static int apply_one(inowatch *w, size_t *off)
 }
 
 /* Marks the directories whose own deletion (IN_DELETE_SELF) is in the
- * buffer. */
+ * buffer: the deletes inside them are then told by theirs
+ * (iw_rule_delete). */
 static void mark_doomed(inowatch *w)
 {
     for (size_t off = w->rd_start; event_ok(w, off); off += event_size(event_at(w, off))) {

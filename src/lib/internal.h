@@ -153,7 +153,8 @@ struct iw_batch {
 };
 
 /* An O_PATH fd on a directory whose entries the batch lstat's (dirfds.c):
- * fd -1 when it was stat'ed in once, -2 when it could not be opened. */
+ * fd -1 when it was stat'ed in once, -2 when it could not be opened; fd
+ * means nothing while dir is NULL (a zeroed slot is an empty one). */
 struct iw_dirfd {
     const struct iw_dir *dir;
     int fd;

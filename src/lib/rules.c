@@ -123,6 +123,10 @@ int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, 
 
 int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir)
 {
+    /* d's own deletion is further on in this batch (the decoders mark it
+     * before applying a buffer): its delete will tell the whole subtree. */
+    if (d->node.flags & IW_NODE_DOOMED)
+        return 0;
     int err;
     struct iw_node *c = iw_child_get(w, d, name, len, isdir, &err);
     return c ? emit_delete_and_remove(w, c, 0) : err;

@@ -29,8 +29,6 @@ int inowatch_new(inowatch **ret, const struct inowatch_options *options)
     if (!w)
         return -ENOMEM;
     w->fd = -1;
-    for (size_t i = 0; i < IW_DIRFDS; i++)
-        w->dirfds[i].fd = -1;
     /* No patterns, no set: a NULL set is the quick "excluded? no" for
      * every entry scanned or created. */
     int r = o->exclude && o->exclude[0] ? iw_excludes_new(&w->excludes, o->exclude, NULL) : 0;
