@@ -164,6 +164,21 @@ struct iw_dirfd {
  * writes into a few dozen at once; each fd lives until the batch ends. */
 #define IW_DIRFDS 64
 
+/* The nodes' memory (pool.c): blocks cut in turn, and a free list per
+ * size in steps of IW_POOL_GRAIN up to IW_POOL_MAX (the widest node, a
+ * directory's with a 255-byte name). Zeroed: empty. */
+#define IW_POOL_GRAIN 8
+#define IW_POOL_MAX 320
+struct iw_pool_block;
+struct iw_pool {
+    void *free[IW_POOL_MAX / IW_POOL_GRAIN];
+    struct iw_pool_block *blocks; /* the newest; each links to the one before */
+    char *next;                   /* where the newest block's unused part begins */
+    size_t left, block_bytes;     /* its unused bytes, and its size */
+    size_t held;                  /* bytes of all blocks */
+    size_t live;                  /* nodes given out and not freed */
+};
+
 /* ---- the watcher -------------------------------------------------------- */
 
 struct iw_fanotify; /* backend_fanotify.c */
@@ -185,6 +200,7 @@ struct inowatch {
     struct iw_dir **roots;
     size_t nroots, roots_cap;
     struct iw_wdmap wds;
+    struct iw_pool nodes; /* every node but the roots' */
 
     /* Directories created or disturbed during a batch, scanned at its end
      * (when every rename of the batch has been applied, so paths are
@@ -305,6 +321,12 @@ IW_HIDDEN int iw_path_reserve(inowatch *w, const struct iw_node *n, size_t *ret_
                               size_t *ret_len);
 IW_HIDDEN int iw_emit_rename(inowatch *w, const struct iw_node *n, size_t from_off, size_t from_len);
 IW_HIDDEN const char *iw_batch_str(const inowatch *w, size_t off);
+
+/* pool.c */
+IW_HIDDEN size_t iw_pool_size(size_t bytes);
+IW_HIDDEN void *iw_pool_alloc(struct iw_pool *p, size_t bytes);
+IW_HIDDEN void iw_pool_free(struct iw_pool *p, void *obj, size_t bytes);
+IW_HIDDEN void iw_pool_release(struct iw_pool *p);
 
 /* scan.c */
 enum iw_scan_mode {

@@ -92,19 +92,25 @@ static inline int same_name(const char *a, const char *b, size_t len)
     return len == 0 || (a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1]);
 }
 
-static size_t node_size(const struct iw_node *n)
+static size_t node_bytes(int wide, size_t len)
 {
-    size_t head = (n->flags & IW_NODE_WIDE) ? sizeof(struct iw_dir) : sizeof(struct iw_node);
-    return head + iw_name_len(n) + 1;
+    return (wide ? sizeof(struct iw_dir) : sizeof(struct iw_node)) + len + 1;
 }
 
-/* A detached node; root: its name is a path of any length. */
-static struct iw_node *node_new(const char *name, size_t len, int type, int wide, int root)
+static size_t node_size(const struct iw_node *n)
+{
+    return node_bytes((n->flags & IW_NODE_WIDE) != 0, iw_name_len(n));
+}
+
+/* A detached node; root: its name is a path of any length, and its memory
+ * comes from malloc rather than the pool (pool.c). */
+static struct iw_node *node_new(inowatch *w, const char *name, size_t len, int type, int wide,
+                                int root)
 {
     size_t head = wide ? sizeof(struct iw_dir) : sizeof(struct iw_node);
     if (len > (root ? UINT32_MAX : UINT8_MAX))
         return NULL;
-    struct iw_node *n = malloc(head + len + 1);
+    struct iw_node *n = root ? malloc(head + len + 1) : iw_pool_alloc(&w->nodes, head + len + 1);
     if (!n)
         return NULL;
     memset(n, 0, head);
@@ -124,6 +130,14 @@ static struct iw_node *node_new(const char *name, size_t len, int type, int wide
     return n;
 }
 
+static void node_free(inowatch *w, struct iw_node *n)
+{
+    if (n->flags & IW_NODE_ROOT)
+        free(n);
+    else
+        iw_pool_free(&w->nodes, n, node_size(n));
+}
+
 static uint32_t node_hash(const struct iw_node *n)
 {
     return iw_hash_name(iw_name(n), n->name_len);
@@ -136,7 +150,7 @@ static void account(inowatch *w, const struct iw_node *n, int sign);
 struct iw_node *iw_child_new(inowatch *w, struct iw_dir *parent, const char *name, size_t len,
                              int type, uint64_t ino, int *ret_err)
 {
-    struct iw_node *n = node_new(name, len, type, type == INOWATCH_TYPE_DIR || !parent, !parent);
+    struct iw_node *n = node_new(w, name, len, type, type == INOWATCH_TYPE_DIR || !parent, !parent);
     if (!n) {
         *ret_err = (parent && len > UINT8_MAX) ? -ENAMETOOLONG : -ENOMEM;
         return NULL;
@@ -145,7 +159,7 @@ struct iw_node *iw_child_new(inowatch *w, struct iw_dir *parent, const char *nam
     if (parent) {
         int r = iw_child_insert(w, parent, n);
         if (r < 0) {
-            free(n);
+            node_free(w, n);
             *ret_err = r;
             return NULL;
         }
@@ -486,11 +500,11 @@ void iw_list_free(struct iw_nodelist *l)
 
 static void account(inowatch *w, const struct iw_node *n, int sign)
 {
-    size_t bytes = node_size(n);
-    if (sign > 0) {
-        w->stats.model_bytes += bytes;
-    } else {
-        w->stats.model_bytes -= bytes;
+    /* A root's memory is its own; the others' is the pool's, which
+     * inowatch_stats() adds whole (blocks, and the free nodes in them). */
+    if (n->flags & IW_NODE_ROOT) {
+        size_t bytes = node_size(n);
+        w->stats.model_bytes = sign > 0 ? w->stats.model_bytes + bytes : w->stats.model_bytes - bytes;
     }
     size_t *count = (n->type == INOWATCH_TYPE_DIR) ? &w->stats.dirs : &w->stats.files;
     *count = sign > 0 ? *count + 1 : *count - 1;
@@ -517,7 +531,7 @@ void iw_node_free_tree(inowatch *w, struct iw_node *n)
     if (d)
         iw_dirfd_forget(w, d);
     account(w, n, -1);
-    free(n);
+    node_free(w, n);
 }
 
 static void roots_remove(inowatch *w, struct iw_node *n)
@@ -551,8 +565,11 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
     iw_path_cache_clear(w); /* paths below n change */
     if (n->parent) /* a node may also come detached (an exchange) */
         iw_child_remove(n->parent, n);
-    if (len > n->name_len) {
-        struct iw_node *nn = node_new(name, len, n->type, n->flags & IW_NODE_WIDE, 0);
+    int wide = (n->flags & IW_NODE_WIDE) != 0;
+    /* A name of another size class needs a node of that class: the pool
+     * frees a node by the size its name gives. */
+    if (iw_pool_size(node_bytes(wide, len)) != iw_pool_size(node_size(n))) {
+        struct iw_node *nn = node_new(w, name, len, n->type, n->flags & IW_NODE_WIDE, 0);
         if (!nn) {
             *ret_err = -ENOMEM;
             iw_node_free_tree(w, n);
@@ -585,11 +602,9 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
         list_replace(&w->verify, n, nn);
         if (od)
             iw_dirfd_forget(w, od); /* n's address may come back */
-        free(n);
+        node_free(w, n);
         n = nn;
     } else {
-        w->stats.model_bytes -= n->name_len;
-        w->stats.model_bytes += len;
         n->name_len = (uint8_t)len;
         memcpy(iw_name(n), name, len);
         iw_name(n)[len] = '\0';

@@ -74,6 +74,7 @@ void inowatch_free(inowatch *w)
     iw_dirfds_close(w);
     while (w->nroots)
         iw_remove_subtree(w, &w->roots[w->nroots - 1]->node);
+    iw_pool_release(&w->nodes); /* empty by now, unless a node leaked */
     free(w->roots);
     iw_wdmap_free(&w->wds);
     iw_list_free(&w->pending);
@@ -108,8 +109,10 @@ size_t inowatch_root_count(const inowatch *w)
 
 void inowatch_stats(const inowatch *w, struct inowatch_stats *ret)
 {
-    if (w && ret)
+    if (w && ret) {
         *ret = w->stats;
+        ret->model_bytes += w->nodes.held;
+    }
 }
 
 /* The root's own watch, placed before the scan so that its failure is the

@@ -141,6 +141,7 @@ static void test_paths(struct iw_check *t)
     iw_remove_subtree(w, &slash->node);
     iw_remove_subtree(w, &dot->node);
     CHECK_EQ(w->stats.model_bytes, 0);
+    CHECK_EQ(w->nodes.held, 0);
     free(w);
 }
 
@@ -171,14 +172,26 @@ static void test_rename_longer(struct iw_check *t)
     CHECK(iw_child_find(root, "a", 1) == NULL);
     CHECK(iw_child_find(other, "a-much-longer-name", 18) == moved);
     path_is(t, kid, "root/other/a-much-longer-name/kid");
-    /* And back to a shorter name: in place. */
-    struct iw_node *back = iw_rename_node(w, moved, root, "b", 1, &err);
-    CHECK(back == moved);
+    /* A name one byte shorter fits the node's size class (pool.c): in
+     * place. A much shorter one takes a node of its own class. */
+    struct iw_node *same = iw_rename_node(w, moved, other, "a-much-longer-nam", 17, &err);
+    CHECK(same == moved);
+    path_is(t, kid, "root/other/a-much-longer-nam/kid");
+    struct iw_node *back = iw_rename_node(w, same, root, "b", 1, &err);
+    CHECK(back != NULL);
+    if (!back) {
+        free(w);
+        return;
+    }
+    CHECK(kid->parent == iw_as_dir(back));
+    CHECK(iw_wd_find(&w->wds, 7) == iw_as_dir(back));
     path_is(t, kid, "root/b/kid");
     iw_remove_subtree(w, &root->node);
     CHECK_EQ(w->pending.count, 0);
     CHECK_EQ(w->stats.watches, 0);
     CHECK_EQ(w->stats.model_bytes, 0);
+    CHECK_EQ(w->nodes.live, 0); /* every node went back to the pool */
+    CHECK_EQ(w->nodes.held, 0); /* and the pool let its blocks go */
     iw_wdmap_free(&w->wds);
     iw_list_free(&w->pending);
     free(w);
