@@ -128,6 +128,11 @@ static int apply_one(inowatch *w, size_t *off)
     if (d->node.type != INOWATCH_TYPE_DIR)
         return iw_rule_file_root(w, d, (mask & IN_MODIFY) != 0, (mask & IN_ATTRIB) != 0,
                                  mask == IN_MODIFY);
+    /* iw_rule_delete drops it too; checked here first because an rm -rf
+     * is nine events in ten of this kind, and they need not have their
+     * names measured and checked. */
+    if ((mask & IN_DELETE) && (d->node.flags & IW_NODE_DOOMED))
+        return 0;
     size_t len = name_len(e);
     if (len == 0)
         return dir_self_event(w, d, mask);

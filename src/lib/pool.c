@@ -1,4 +1,5 @@
-/* pool.c: the memory of the model's nodes.
+/* pool.c: the memory of the model's nodes (and of its small child tables,
+ * tree.c's table_alloc).
  *
  * A watcher holds a node per entry of its trees (85,000 for a kernel
  * tree), each 32 to 320 bytes, and a subtree that goes frees all of its

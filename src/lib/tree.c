@@ -192,16 +192,47 @@ static void table_put(struct iw_node **slots, uint32_t cap, struct iw_node *n)
     slots[i] = n;
 }
 
+/* A table of up to IW_POOL_MAX bytes (32 slots, enough for most
+ * directories) comes from the pool like a node, and goes back to it as
+ * cheaply when its directory goes; a bigger one from malloc, counted in
+ * model_bytes (the pool counts its own). */
+static struct iw_node **table_alloc(inowatch *w, uint32_t cap)
+{
+    size_t bytes = (size_t)cap * sizeof(struct iw_node *);
+    if (bytes > IW_POOL_MAX) {
+        struct iw_node **t = calloc(cap, sizeof(*t));
+        if (t)
+            w->stats.model_bytes += bytes;
+        return t;
+    }
+    struct iw_node **t = iw_pool_alloc(&w->nodes, bytes);
+    if (t)
+        memset(t, 0, bytes);
+    return t;
+}
+
+static void table_free(inowatch *w, struct iw_node **t, uint32_t cap)
+{
+    size_t bytes = (size_t)cap * sizeof(*t);
+    if (!t)
+        return;
+    if (bytes > IW_POOL_MAX) {
+        w->stats.model_bytes -= bytes;
+        free(t);
+    } else {
+        iw_pool_free(&w->nodes, t, bytes);
+    }
+}
+
 static int table_resize(inowatch *w, struct iw_dir *d, uint32_t ncap)
 {
-    struct iw_node **ns = calloc(ncap, sizeof(*ns));
+    struct iw_node **ns = table_alloc(w, ncap);
     if (!ns)
         return -ENOMEM;
     for (uint32_t i = 0; i < d->cap; i++)
         if (d->slots[i])
             table_put(ns, ncap, d->slots[i]);
-    free(d->slots);
-    w->stats.model_bytes += (size_t)(ncap - d->cap) * sizeof(*ns);
+    table_free(w, d->slots, d->cap);
     d->slots = ns;
     d->cap = ncap;
     return 0;
@@ -521,8 +552,7 @@ void iw_node_free_tree(inowatch *w, struct iw_node *n)
         for (uint32_t i = 0; i < d->cap; i++)
             if (d->slots[i])
                 iw_node_free_tree(w, d->slots[i]);
-        w->stats.model_bytes -= (size_t)d->cap * sizeof(*d->slots);
-        free(d->slots);
+        table_free(w, d->slots, d->cap);
         iw_unlisted_free(w, d);
         iw_wd_unbind(w, d, 1);
     }
