@@ -14,7 +14,10 @@
  * cut in turn lie in the order the scan made them, as with malloc.
  *
  * Memory is kept for reuse: a model that shrinks holds its blocks until
- * its last node is freed (then they all go) or the watcher is freed.
+ * nothing in them is in use (then they all go) or the watcher is freed.
+ * A root's table usually lives here, so in practice a watcher keeps the
+ * memory of its largest model, as malloc mostly does (it gives back only
+ * what is free at the top of its heap).
  *
  * Under AddressSanitizer a freed node is poisoned, so that a use after
  * free is caught here as it would be with malloc. */
