@@ -370,6 +370,38 @@ class Renames(WatchTestCase):
         self.assertConverges(w, initial)
         w.stop()
 
+    def test_exchange_of_directories_made_after_ready(self):
+        """Directories known from their create events learn their inodes
+        from their own listing (its "." entry): an exchange of two of them
+        needs both inodes to be told from a rename over."""
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if not hasattr(libc, "renameat2"):
+            self.skipTest("no renameat2 in libc")
+        root = self.mkroot()
+        w, initial = self.start(root)
+        for name in ("p", "q"):
+            os.makedirs(os.path.join(root, name, "in-" + name))
+            write(os.path.join(root, name, "in-" + name, "f"), name.encode())
+        n1 = w.sync()
+        self.assertConverges(w, initial, msg="after p and q were made: ")
+        if libc.renameat2(-100, os.fsencode(os.path.join(root, "p")), -100,
+                          os.fsencode(os.path.join(root, "q")), 2) != 0:  # RENAME_EXCHANGE
+            e = ctypes.get_errno()
+            if e in (22, 38):
+                self.skipTest("RENAME_EXCHANGE not supported here")
+            raise OSError(e, os.strerror(e))
+        n2 = w.sync()
+        # Told as a swap: q's old subtree deleted, p renamed onto q, and q's
+        # old subtree created again at p, from the model.
+        self.assertEvents(w, n1, n2, [("delete", join(root, "q"), "dir"),
+                                      ("rename", join(root, "p"), join(root, "q"), "dir"),
+                                      ("create", join(root, "p"), "dir"),
+                                      ("create", join(root, "p/in-q"), "dir"),
+                                      ("create", join(root, "p/in-q/f"), "file")])
+        self.assertConverges(w, initial)
+        w.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
