@@ -68,6 +68,7 @@ struct iw_dir {
     struct iw_node **slots;
     uint32_t cap;
     uint32_t count;
+    uint32_t subdirs;  /* children that are directories (a scan descends) */
     int wd;            /* -1 when not watched */
     uint32_t root_len; /* roots only: the length of the name */
     /* The directories-only model: the hashes of regular files listed but

@@ -424,11 +424,15 @@ static int scan_dir(inowatch *w, struct iw_dir *d, int parent_fd, enum iw_scan_m
         fd = -1;
     }
     /* Children are only added to d by the listing above: the table is
-     * stable while we descend. */
-    for (uint32_t i = 0; i < d->cap && r >= 0; i++) {
+     * stable while we descend. The count of subdirectories ends the walk
+     * of the table early (at once in a directory of files only): each
+     * slot looked at is a node read from memory, cold in a big tree. */
+    uint32_t left = d->subdirs;
+    for (uint32_t i = 0; i < d->cap && left > 0 && r >= 0; i++) {
         struct iw_dir *c = d->slots[i] ? iw_as_dir(d->slots[i]) : NULL;
         if (!c || c->node.type != INOWATCH_TYPE_DIR)
             continue;
+        left--;
         r = scan_dir(w, c, fd, mode, depth + 1);
         /* Listed, then gone before it could be opened: renamed or deleted
          * in between. The event saying which is queued on d's watch; until

@@ -267,6 +267,7 @@ int iw_child_insert(inowatch *w, struct iw_dir *d, struct iw_node *n)
         return r;
     table_put(d->slots, d->cap, n);
     d->count++;
+    d->subdirs += n->type == INOWATCH_TYPE_DIR;
     n->parent = d;
     return 0;
 }
@@ -290,6 +291,7 @@ void iw_child_remove(struct iw_dir *d, struct iw_node *n)
     }
     d->slots[i] = NULL;
     d->count--;
+    d->subdirs -= n->type == INOWATCH_TYPE_DIR;
     n->parent = NULL;
 }
 
@@ -616,6 +618,7 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
             nd->slots = od->slots;
             nd->cap = od->cap;
             nd->count = od->count;
+            nd->subdirs = od->subdirs;
             nd->unlisted = od->unlisted;
             for (uint32_t i = 0; i < nd->cap; i++)
                 if (nd->slots[i])
