@@ -154,6 +154,8 @@ static void test_rename_longer(struct iw_check *t)
     struct iw_dir *a = (struct iw_dir *)add(w, root, "a", INOWATCH_TYPE_DIR);
     struct iw_dir *other = (struct iw_dir *)add(w, root, "other", INOWATCH_TYPE_DIR);
     struct iw_node *kid = add(w, a, "kid", INOWATCH_TYPE_FILE);
+    CHECK_EQ(root->subdirs, 2); /* a and other: what a scan descends into */
+    CHECK_EQ(a->subdirs, 0);
     CHECK_EQ(iw_wd_bind(w, a, 7), 0);
     CHECK_EQ(iw_list_add(&w->pending, &a->node), 0);
     int err = 0;
@@ -164,6 +166,8 @@ static void test_rename_longer(struct iw_check *t)
         return;
     }
     struct iw_dir *md = iw_as_dir(moved);
+    CHECK_EQ(root->subdirs, 1);
+    CHECK_EQ(other->subdirs, 1);
     CHECK(kid->parent == md);
     CHECK(iw_wd_find(&w->wds, 7) == md);
     CHECK_EQ(md->wd, 7);
@@ -184,6 +188,8 @@ static void test_rename_longer(struct iw_check *t)
         return;
     }
     CHECK(kid->parent == iw_as_dir(back));
+    CHECK_EQ(root->subdirs, 2);
+    CHECK_EQ(other->subdirs, 0);
     CHECK(iw_wd_find(&w->wds, 7) == iw_as_dir(back));
     path_is(t, kid, "root/b/kid");
     iw_remove_subtree(w, &root->node);
