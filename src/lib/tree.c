@@ -92,6 +92,10 @@ static inline int same_name(const char *a, const char *b, size_t len)
     return len == 0 || (a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1]);
 }
 
+/* Every node but a root's comes from the pool, the widest included. */
+_Static_assert(sizeof(struct iw_dir) + UINT8_MAX + 1 <= IW_POOL_MAX,
+               "a directory with a 255-byte name must fit the pool");
+
 static size_t node_bytes(int wide, size_t len)
 {
     return (wide ? sizeof(struct iw_dir) : sizeof(struct iw_node)) + len + 1;
