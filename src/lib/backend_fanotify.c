@@ -379,8 +379,8 @@ static int mount_fsid(inowatch *w, int fd, int mnt_id, unsigned char *fsid)
             r = iw_grow(&f->marked_fd, &f->marked_fd_cap, f->nmarked + 1, sizeof(int));
         if (r < 0)
             return r;
-        char link[32];
-        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd); /* O_PATH fds too */
+        char link[IW_FD_LINK_MAX];
+        iw_fd_link(link, fd); /* O_PATH fds too */
         if (fanotify_mark(w->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mark_mask(w), AT_FDCWD,
                           link) < 0)
             return -errno;
@@ -484,8 +484,8 @@ int iw_fanotify_watch_root(inowatch *w, int fd, int is_dir)
     int wd = iw_fanotify_watch_fd(w, fd, is_dir);
     if (wd < 0)
         return wd;
-    char link[32];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    char link[IW_FD_LINK_MAX];
+    iw_fd_link(link, fd);
     uint64_t self = FAN_DELETE_SELF | FAN_MOVE_SELF | (is_dir ? FAN_ONDIR : 0);
     if (fanotify_mark(w->fd, FAN_MARK_ADD, self, AT_FDCWD, link) < 0) {
         int err = -errno;

@@ -1,7 +1,6 @@
 /* backend_inotify.c: inotify's side of the backend: one watch per
  * directory, put on the inode that was opened. */
 #include <errno.h>
-#include <stdio.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -29,8 +28,8 @@ int iw_inotify_init(void)
  * lands on exactly what was opened, even if the path was swapped since. */
 int iw_inotify_watch_fd(inowatch *w, int fd, int is_dir)
 {
-    char link[32];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    char link[IW_FD_LINK_MAX];
+    iw_fd_link(link, fd);
     uint32_t mask = is_dir ? dir_mask(w) : (IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
     int wd = inotify_add_watch(w->fd, link, mask);
     return wd < 0 ? -errno : wd;
