@@ -380,7 +380,7 @@ static int mount_fsid(inowatch *w, int fd, int mnt_id, unsigned char *fsid)
         if (r < 0)
             return r;
         char link[IW_FD_LINK_MAX];
-        iw_fd_link(link, fd); /* O_PATH fds too */
+        iw_fd_link(link, IW_FD_PREFIX_SELF, fd); /* O_PATH fds too */
         if (fanotify_mark(w->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mark_mask(w), AT_FDCWD,
                           link) < 0)
             return -errno;
@@ -485,7 +485,7 @@ int iw_fanotify_watch_root(inowatch *w, int fd, int is_dir)
     if (wd < 0)
         return wd;
     char link[IW_FD_LINK_MAX];
-    iw_fd_link(link, fd);
+    iw_fd_link(link, IW_FD_PREFIX_SELF, fd);
     uint64_t self = FAN_DELETE_SELF | FAN_MOVE_SELF | (is_dir ? FAN_ONDIR : 0);
     if (fanotify_mark(w->fd, FAN_MARK_ADD, self, AT_FDCWD, link) < 0) {
         int err = -errno;

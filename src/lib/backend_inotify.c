@@ -1,6 +1,7 @@
 /* backend_inotify.c: inotify's side of the backend: one watch per
  * directory, put on the inode that was opened. */
 #include <errno.h>
+#include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -24,14 +25,35 @@ int iw_inotify_init(void)
     return fd < 0 ? -errno : fd;
 }
 
-/* Watches the inode open at fd, through its /proc/self/fd link: the watch
- * lands on exactly what was opened, even if the path was swapped since. */
+/* The prefix of the names of this process's fds in /proc, by the number
+ * /proc itself gives the process (readlink of /proc/self): in a PID
+ * namespace whose /proc was not mounted again, getpid() is another number.
+ * Made again after a fork, whose child has its own fds. */
+static const char *fd_prefix(inowatch *w)
+{
+    pid_t pid = getpid();
+    if (w->fd_prefix[0] && w->fd_prefix_pid == pid)
+        return w->fd_prefix;
+    char self[16];
+    ssize_t n = readlink("/proc/self", self, sizeof(self) - 1);
+    size_t need = sizeof("/proc/") - 1 + (size_t)n + sizeof("/fd/");
+    if (n <= 0 || need > sizeof(w->fd_prefix))
+        return IW_FD_PREFIX_SELF;
+    self[n] = '\0';
+    memcpy(w->fd_prefix, "/proc/", 6);
+    memcpy(w->fd_prefix + 6, self, (size_t)n);
+    memcpy(w->fd_prefix + 6 + n, "/fd/", sizeof("/fd/"));
+    w->fd_prefix_pid = pid;
+    return w->fd_prefix;
+}
+
+/* Watches the inode open at fd, through its /proc link: the watch lands on
+ * exactly what was opened, even if the path was swapped since. */
 int iw_inotify_watch_fd(inowatch *w, int fd, int is_dir)
 {
     char link[IW_FD_LINK_MAX];
-    iw_fd_link(link, fd);
     uint32_t mask = is_dir ? dir_mask(w) : (IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
-    int wd = inotify_add_watch(w->fd, link, mask);
+    int wd = inotify_add_watch(w->fd, iw_fd_link(link, fd_prefix(w), fd), mask);
     return wd < 0 ? -errno : wd;
 }
 

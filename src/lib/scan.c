@@ -5,7 +5,7 @@
  * found is a create), and the rescan after an overflow (every difference
  * between the model and the disk is an event). In each case the order is
  * the one that closes the new-directory race: open the directory, put the
- * watch on the inode that was opened (through /proc/self/fd, so a path
+ * watch on the inode that was opened (through /proc/PID/fd, so a path
  * swapped underneath cannot mislead it), and only then list it. An entry
  * created before the watch is in the listing; one created after it is in
  * the event queue; one created in between is in both, and apply.c drops the

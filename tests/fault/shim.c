@@ -15,7 +15,7 @@
  *   OPTION = path=SUBSTR  only calls whose path contains SUBSTR match; for
  *                         calls on an fd (getdents64, fstat, read, write) the
  *                         fd's /proc/self/fd link is the path, and for
- *                         inotify_add_watch("/proc/self/fd/N") the link too
+ *                         inotify_add_watch("/proc/PID/fd/N") the link too
  *          | arm=FUNC     count nothing until FUNC has been called once
  *                         (arm=write: after the first write to stdout, which
  *                         for `inowatch watch --json` is the ready line)
@@ -428,7 +428,7 @@ SHIM_API int inotify_add_watch(int fd, const char *path, uint32_t mask)
     REAL(inotify_add_watch);
     char buf[PATH_MAX];
     const char *p = path;
-    if (rule_wants_path[FN_INOTIFY_ADD_WATCH] && path && strncmp(path, "/proc/self/fd/", 14) == 0) {
+    if (rule_wants_path[FN_INOTIFY_ADD_WATCH] && path && strncmp(path, "/proc/", 6) == 0) {
         ssize_t n = readlink(path, buf, sizeof(buf) - 1);
         if (n >= 0) {
             buf[n] = '\0';
