@@ -278,8 +278,9 @@ static void mark_all_seen(struct iw_dir *d)
  * ended the listing. The call after the end returns 0; it costs a syscall
  * per directory (0.4 us here, 2 ms of an untar of the kernel tree), which
  * the filesystem can spare us: the last entry's d_off is where a next call
- * would begin, and ext4's hashed directories and btrfs put INT64_MAX there
- * at the end, tmpfs, xfs and sysfs INT32_MAX. A filesystem that fills less
+ * would begin, and at the end ext4's hashed directories put INT64_MAX
+ * there (INT32_MAX for 32-bit callers), btrfs INT32_MAX (INT64_MAX past
+ * it), tmpfs and sysfs INT32_MAX. A filesystem that fills less
  * than the buffer per call (FUSE fills a page) might pass such a value on
  * as an ordinary position, so the call must also have stopped with room to
  * spare for an entry with the longest name. Entries made after the call are
