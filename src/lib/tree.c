@@ -174,38 +174,15 @@ struct iw_node *iw_child_new(inowatch *w, struct iw_dir *parent, const char *nam
 
 /* ---- child tables ------------------------------------------------------- */
 
-/* A child table is cap node pointers followed by cap tag bytes: 8 bits of
- * each entry's hash (never 0; 0 marks a free slot). A lookup reads the
- * tags and goes to a node only when its tag matches: the nodes are where
- * the cache misses are (a build's outputs, looked up round-robin across
- * directories, missed on every node a probe passed), and the tags of a
- * whole directory of a few dozen entries fit in one cache line. */
-#define TABLE_SLOT_BYTES (sizeof(struct iw_node *) + 1)
-
-static inline uint8_t *table_tags(struct iw_node **slots, uint32_t cap)
-{
-    return (uint8_t *)(slots + cap);
-}
-
-static inline uint8_t tag_of(uint32_t h)
-{
-    uint8_t t = (uint8_t)(h >> 24); /* the index takes the low bits */
-    return t ? t : 1;
-}
-
 struct iw_node *iw_child_find(const struct iw_dir *d, const char *name, size_t len)
 {
     if (!d->slots)
         return NULL;
     uint32_t h = iw_hash_name(name, len), mask = d->cap - 1;
-    const uint8_t *tags = table_tags(d->slots, d->cap);
-    uint8_t tag = tag_of(h);
     for (uint32_t i = h & mask;; i = (i + 1) & mask) {
-        if (tags[i] == 0)
-            return NULL;
-        if (tags[i] != tag)
-            continue;
         struct iw_node *c = d->slots[i];
+        if (!c)
+            return NULL;
         if (c->name_len == len && same_name(iw_name(c), name, len))
             return c;
     }
@@ -213,12 +190,10 @@ struct iw_node *iw_child_find(const struct iw_dir *d, const char *name, size_t l
 
 static void table_put(struct iw_node **slots, uint32_t cap, struct iw_node *n)
 {
-    uint8_t *tags = table_tags(slots, cap);
-    uint32_t h = node_hash(n), mask = cap - 1, i = h & mask;
-    while (tags[i])
+    uint32_t mask = cap - 1, i = node_hash(n) & mask;
+    while (slots[i])
         i = (i + 1) & mask;
     slots[i] = n;
-    tags[i] = tag_of(h);
 }
 
 /* A table of up to IW_POOL_MAX bytes (32 slots, enough for most
@@ -227,9 +202,9 @@ static void table_put(struct iw_node **slots, uint32_t cap, struct iw_node *n)
  * model_bytes (the pool counts its own). */
 static struct iw_node **table_alloc(inowatch *w, uint32_t cap)
 {
-    size_t bytes = (size_t)cap * TABLE_SLOT_BYTES;
+    size_t bytes = (size_t)cap * sizeof(struct iw_node *);
     if (bytes > IW_POOL_MAX) {
-        struct iw_node **t = calloc(1, bytes);
+        struct iw_node **t = calloc(cap, sizeof(*t));
         if (t)
             w->stats.model_bytes += bytes;
         return t;
@@ -242,7 +217,7 @@ static struct iw_node **table_alloc(inowatch *w, uint32_t cap)
 
 static void table_free(inowatch *w, struct iw_node **t, uint32_t cap)
 {
-    size_t bytes = (size_t)cap * TABLE_SLOT_BYTES;
+    size_t bytes = (size_t)cap * sizeof(*t);
     if (!t)
         return;
     if (bytes > IW_POOL_MAX) {
@@ -305,23 +280,20 @@ int iw_child_insert(inowatch *w, struct iw_dir *d, struct iw_node *n)
  * directory that sees heavy churn never degrades. */
 void iw_child_remove(struct iw_dir *d, struct iw_node *n)
 {
-    uint8_t *tags = table_tags(d->slots, d->cap);
     uint32_t mask = d->cap - 1, i = node_hash(n) & mask;
     while (d->slots[i] != n)
         i = (i + 1) & mask;
-    for (uint32_t j = (i + 1) & mask; tags[j]; j = (j + 1) & mask) {
+    for (uint32_t j = (i + 1) & mask; d->slots[j]; j = (j + 1) & mask) {
         uint32_t home = node_hash(d->slots[j]) & mask;
         /* Move slots[j] into the hole at i unless its home lies cyclically
          * in (i, j]: then it would become unreachable. */
         int stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {
             d->slots[i] = d->slots[j];
-            tags[i] = tags[j];
             i = j;
         }
     }
     d->slots[i] = NULL;
-    tags[i] = 0;
     d->count--;
     d->subdirs -= n->type == INOWATCH_TYPE_DIR;
     n->parent = NULL;
