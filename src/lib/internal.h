@@ -105,17 +105,8 @@ struct iw_nodelist {
 /* wd -> watched node, open addressing on the wd. Events come in runs from
  * one directory, so the last answer is kept (last: NULL when none); any
  * removal from the map forgets it. */
-/* wd -> directory, open addressing with linear probing. Each slot holds
- * its wd beside the pointer: a probe that compares keys in the table does
- * not touch the directories, and a watch that is new (every directory
- * created) is an unsuccessful search, which at 3/4 load passes several
- * slots. */
-struct iw_wdslot {
-    int wd; /* meaningful only when dir is set */
-    struct iw_dir *dir;
-};
 struct iw_wdmap {
-    struct iw_wdslot *slots;
+    struct iw_dir **slots;
     uint32_t cap;
     uint32_t count;
     struct iw_dir *last;

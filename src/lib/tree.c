@@ -392,32 +392,29 @@ struct iw_dir *iw_wd_find(struct iw_wdmap *m, int wd)
         return NULL;
     uint32_t mask = m->cap - 1;
     for (uint32_t i = wd_hash(wd) & mask;; i = (i + 1) & mask) {
-        const struct iw_wdslot *s = &m->slots[i];
-        if (!s->dir)
-            return NULL;
-        if (s->wd == wd)
-            return m->last = s->dir;
+        struct iw_dir *d = m->slots[i];
+        if (!d || d->wd == wd)
+            return d ? (m->last = d) : NULL;
     }
 }
 
-static void wd_put(struct iw_wdslot *slots, uint32_t cap, int wd, struct iw_dir *d)
+static void wd_put(struct iw_dir **slots, uint32_t cap, struct iw_dir *d)
 {
-    uint32_t mask = cap - 1, i = wd_hash(wd) & mask;
-    while (slots[i].dir)
+    uint32_t mask = cap - 1, i = wd_hash(d->wd) & mask;
+    while (slots[i])
         i = (i + 1) & mask;
-    slots[i].wd = wd;
-    slots[i].dir = d;
+    slots[i] = d;
 }
 
 static int wdmap_grow(struct iw_wdmap *m)
 {
     uint32_t ncap = m->cap ? m->cap * 2 : 64;
-    struct iw_wdslot *ns = calloc(ncap, sizeof(*ns));
+    struct iw_dir **ns = calloc(ncap, sizeof(*ns));
     if (!ns)
         return -ENOMEM;
     for (uint32_t i = 0; i < m->cap; i++)
-        if (m->slots[i].dir)
-            wd_put(ns, ncap, m->slots[i].wd, m->slots[i].dir);
+        if (m->slots[i])
+            wd_put(ns, ncap, m->slots[i]);
     free(m->slots);
     m->slots = ns;
     m->cap = ncap;
@@ -428,17 +425,17 @@ static void wd_remove_slot(struct iw_wdmap *m, int wd)
 {
     m->last = NULL;
     uint32_t mask = m->cap - 1, i = wd_hash(wd) & mask;
-    while (m->slots[i].wd != wd || !m->slots[i].dir)
+    while (m->slots[i]->wd != wd)
         i = (i + 1) & mask;
-    for (uint32_t j = (i + 1) & mask; m->slots[j].dir; j = (j + 1) & mask) {
-        uint32_t home = wd_hash(m->slots[j].wd) & mask;
+    for (uint32_t j = (i + 1) & mask; m->slots[j]; j = (j + 1) & mask) {
+        uint32_t home = wd_hash(m->slots[j]->wd) & mask;
         int stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {
             m->slots[i] = m->slots[j];
             i = j;
         }
     }
-    m->slots[i].dir = NULL;
+    m->slots[i] = NULL;
     m->count--;
 }
 
@@ -465,7 +462,7 @@ int iw_wd_bind(inowatch *w, struct iw_dir *d, int wd)
             return r;
     }
     d->wd = wd;
-    wd_put(w->wds.slots, w->wds.cap, wd, d);
+    wd_put(w->wds.slots, w->wds.cap, d);
     w->wds.count++;
     w->stats.watches++;
     return 0;
@@ -635,7 +632,7 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
                 wd_remove_slot(&w->wds, wd);
                 w->wds.count++; /* re-added just below without a new watch */
                 nd->wd = wd;
-                wd_put(w->wds.slots, w->wds.cap, wd, nd);
+                wd_put(w->wds.slots, w->wds.cap, nd);
             }
         }
         list_replace(&w->pending, n, nn);

@@ -95,7 +95,10 @@ for i in range(nops):
             elif len(dirs) > 1:
                 os.chmod(rnd.choice(dirs[1:]), rnd.choice([0o700, 0o755, 0o750]))
         elif op == "symlink":
-            target = rnd.choice(files + dirs + ["/nonexistent", "dangling"])
+            # Dangling targets stay dangling: a create through one fails,
+            # as its directory does not exist. (It was "/nonexistent",
+            # which a create through the link made, on the real root.)
+            target = rnd.choice(files + dirs + [os.path.join(outside, "no-dir", "x"), "dangling"])
             os.symlink(target, os.path.join(rnd.choice(dirs), name()))
         elif op == "link" and files:
             os.link(rnd.choice(files), os.path.join(rnd.choice(dirs), name()))
