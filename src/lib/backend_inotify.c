@@ -25,26 +25,27 @@ int iw_inotify_init(void)
     return fd < 0 ? -errno : fd;
 }
 
-/* The prefix of the names of this process's fds in /proc, by the number
- * /proc itself gives the process (readlink of /proc/self): in a PID
- * namespace whose /proc was not mounted again, getpid() is another number.
- * Made again after a fork, whose child has its own fds. */
-static const char *fd_prefix(inowatch *w)
+/* Makes w->fd_prefix "/proc/PID/fd/" for the calling process, PID as
+ * /proc itself numbers it (readlink of /proc/self: in a PID namespace whose
+ * /proc was not mounted again, getpid() is another number). Called once
+ * per batch and per inowatch_add(), not per watch: a getpid() there would
+ * cost a third of what the prefix saves. A fork's child gets its own at
+ * its first call; where /proc/self cannot be read, the prefix stays empty
+ * and watches go through /proc/self. */
+void iw_inotify_fd_prefix_update(inowatch *w)
 {
     pid_t pid = getpid();
-    if (w->fd_prefix[0] && w->fd_prefix_pid == pid)
-        return w->fd_prefix;
+    if (w->fd_prefix_pid == pid)
+        return;
+    w->fd_prefix_pid = pid;
+    w->fd_prefix[0] = '\0';
     char self[16];
-    ssize_t n = readlink("/proc/self", self, sizeof(self) - 1);
-    size_t need = sizeof("/proc/") - 1 + (size_t)n + sizeof("/fd/");
-    if (n <= 0 || need > sizeof(w->fd_prefix))
-        return IW_FD_PREFIX_SELF;
-    self[n] = '\0';
+    ssize_t n = readlink("/proc/self", self, sizeof(self));
+    if (n <= 0 || (size_t)n + sizeof("/proc//fd/") > sizeof(w->fd_prefix))
+        return;
     memcpy(w->fd_prefix, "/proc/", 6);
     memcpy(w->fd_prefix + 6, self, (size_t)n);
     memcpy(w->fd_prefix + 6 + n, "/fd/", sizeof("/fd/"));
-    w->fd_prefix_pid = pid;
-    return w->fd_prefix;
 }
 
 /* Watches the inode open at fd, through its /proc link: the watch lands on
@@ -52,8 +53,9 @@ static const char *fd_prefix(inowatch *w)
 int iw_inotify_watch_fd(inowatch *w, int fd, int is_dir)
 {
     char link[IW_FD_LINK_MAX];
+    const char *prefix = w->fd_prefix[0] ? w->fd_prefix : IW_FD_PREFIX_SELF;
     uint32_t mask = is_dir ? dir_mask(w) : (IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
-    int wd = inotify_add_watch(w->fd, iw_fd_link(link, fd_prefix(w), fd), mask);
+    int wd = inotify_add_watch(w->fd, iw_fd_link(link, prefix, fd), mask);
     return wd < 0 ? -errno : wd;
 }
 

@@ -226,8 +226,9 @@ struct inowatch {
     struct iw_excludes *excludes;
     /* "/proc/PID/fd/", the process's own fd directory by number: 0.3 us
      * cheaper per watch than through /proc/self, a symlink the kernel
-     * reads and resolves each time (backend_inotify.c). For the process
-     * fd_prefix_pid; empty until the first watch. */
+     * reads and resolves each time. Made for process fd_prefix_pid at the
+     * start of each batch and inowatch_add() (backend_inotify.c); empty
+     * before, or when /proc/self cannot be read. */
     char fd_prefix[IW_FD_PREFIX_MAX];
     pid_t fd_prefix_pid;
 
@@ -410,6 +411,7 @@ IW_HIDDEN int iw_apply_buffer(inowatch *w);
 
 /* backend_inotify.c, decode_inotify.c */
 IW_HIDDEN int iw_inotify_init(void);
+IW_HIDDEN void iw_inotify_fd_prefix_update(inowatch *w);
 IW_HIDDEN int iw_inotify_watch_fd(inowatch *w, int fd, int is_dir);
 IW_HIDDEN void iw_inotify_unwatch(inowatch *w, int wd);
 IW_HIDDEN int iw_inotify_apply_buffer(inowatch *w);

@@ -184,6 +184,7 @@ int inowatch_add(inowatch *w, const char *path)
     if (!name)
         return -ENOMEM;
     size_t events_before = w->batch.count, arena_before = w->batch.used;
+    iw_inotify_fd_prefix_update(w);
     w->limit_hit = 0;
     w->stats.watches_missing = 0;
     clock_gettime(CLOCK_REALTIME_COARSE, &w->clean_at);
@@ -205,6 +206,7 @@ int inowatch_add(inowatch *w, const char *path)
 static int process(inowatch *w)
 {
     int had_overflow = w->overflowed;
+    iw_inotify_fd_prefix_update(w); /* a fork's child has other fds */
     /* Each batch tries the watch limit again, and reports it again, rather
      * than leaving new directories silently unwatched. */
     w->limit_hit = 0;

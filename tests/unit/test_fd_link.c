@@ -1,4 +1,4 @@
-/* test_fd_link.c: iw_fd_link(), the /proc/self/fd name every watch is put
+/* test_fd_link.c: iw_fd_link(), the /proc/PID/fd name every watch is put
  * through. Each fd gives the name snprintf would, including the widest,
  * and the name leads to the inode open at that fd. */
 #include <fcntl.h>

@@ -2,9 +2,9 @@
  * through the /proc name of an fd (/proc/PID/fd/N), and the PID part is
  * kept by the watcher: a child that adds a directory must use its own,
  * or the name would lead to the parent's fd N (another file, or none).
- * The parent adds a root first (so its PID is the one kept), opens and
- * closes nothing more, and the child adds a second root and must be told
- * of a file created in it. */
+ * The parent adds a root and reads a batch first (so its PID is the one
+ * kept), and the child adds a second root and must be told of a file
+ * created in it. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +53,8 @@ static void test_child_adds_a_root(struct iw_check *t)
     if (!w)
         return;
     CHECK_EQ(inowatch_add(w, first), 0);
+    make_files(first, 1); /* a batch, in which the parent's name is made */
+    CHECK(inowatch_read(w, 1000) > 0);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0)
@@ -63,7 +65,7 @@ static void test_child_adds_a_root(struct iw_check *t)
     CHECK_EQ(WEXITSTATUS(status), 0); /* 2: add failed, 3: read failed, 4: no create */
     inowatch_free(w);
     remove_dir(second, 1);
-    remove_dir(first, 0);
+    remove_dir(first, 1);
 }
 
 int main(void)
