@@ -338,14 +338,18 @@ static int event_head(const unsigned char *p, size_t avail, struct fanotify_even
 /* Marks the directories whose deletion is in the buffer: a directory's
  * delete event carries its own handle (FAN_REPORT_TARGET_FID). The deletes
  * inside them are then told by theirs (iw_rule_delete). Only those events'
- * records are parsed here. */
+ * records are parsed here. Notes too whether a directory moves in it. */
 static void mark_doomed(inowatch *w)
 {
     struct fanotify_event_metadata md;
+    w->dir_moves_ahead = 0;
     for (size_t off = w->rd_start; off < w->rd_end; off += md.event_len) {
         const unsigned char *p = (const unsigned char *)w->rd + off;
         if (event_head(p, w->rd_end - off, &md) < 0)
             return;
+        if ((md.mask & FAN_ONDIR) && (md.mask & (FAN_RENAME | FAN_MOVE_SELF | FAN_MOVED_FROM |
+                                                 FAN_MOVED_TO)))
+            w->dir_moves_ahead = 1; /* see inowatch.dir_moves_ahead */
         if ((md.mask & (FAN_DELETE | FAN_ONDIR | FAN_CREATE)) != (FAN_DELETE | FAN_ONDIR))
             continue;
         struct fan_event ev;

@@ -154,26 +154,45 @@ static int apply_one(inowatch *w, size_t *off)
     return 0;
 }
 
-/* Marks the directories whose own deletion (IN_DELETE_SELF) is in the
- * buffer: the deletes inside them are then told by theirs
- * (iw_rule_delete). */
-static void mark_doomed(inowatch *w)
+/* Looks ahead at the buffer before applying it: marks the directories
+ * whose own deletion (IN_DELETE_SELF) is in it, so that the deletes inside
+ * them are told by theirs (iw_rule_delete); notes whether a directory
+ * moves in it (see dir_moves_ahead); and counts the files created per
+ * directory, so that a directory filling up is listed once rather than
+ * each file lstat()'ed (typecache.c). */
+static int look_ahead(inowatch *w)
 {
+    iw_typecache_reset(w);
+    w->dir_moves_ahead = 0;
     for (size_t off = w->rd_start; event_ok(w, off); off += event_size(event_at(w, off))) {
         const struct inotify_event *e = event_at(w, off);
-        if (!(e->mask & IN_DELETE_SELF))
+        uint32_t mask = e->mask;
+        if ((mask & IN_MOVE_SELF) || ((mask & IN_ISDIR) && (mask & (IN_MOVED_FROM | IN_MOVED_TO))))
+            w->dir_moves_ahead = 1;
+        int self_deleted = (mask & IN_DELETE_SELF) != 0;
+        if (!self_deleted && (mask & (IN_CREATE | IN_ISDIR)) != IN_CREATE)
             continue;
         struct iw_dir *d = iw_wd_find(&w->wds, e->wd);
-        if (d && d->node.type == INOWATCH_TYPE_DIR)
+        if (!d || d->node.type != INOWATCH_TYPE_DIR)
+            continue;
+        if (self_deleted) {
             d->node.flags |= IW_NODE_DOOMED;
+        } else {
+            int r = iw_typecache_count(w, d);
+            if (r < 0)
+                return r;
+        }
     }
+    return iw_typecache_fill(w);
 }
 
 /* Applies every whole event in rd[rd_start, rd_end). Returns 0 or a fatal
  * negative errno (the model cannot be kept without memory). */
 int iw_inotify_apply_buffer(inowatch *w)
 {
-    mark_doomed(w);
+    int ahead = look_ahead(w);
+    if (ahead < 0)
+        return ahead;
     while (w->rd_start < w->rd_end) {
         size_t off = w->rd_start;
         if (!event_ok(w, off)) {

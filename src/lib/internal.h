@@ -112,6 +112,17 @@ struct iw_wdmap {
     struct iw_dir *last;
 };
 
+/* The types of a batch's new files, listed per directory (typecache.c). */
+struct iw_typecache {
+    struct iw_tc_count *counts; /* creates per directory, IW_TC_DIRS slots */
+    uint32_t ndirs;
+    struct iw_tc_entry *entries; /* open addressing on (directory, name) */
+    uint32_t cap, gen;
+    size_t nentries;
+    char *names;
+    size_t names_len, names_cap;
+};
+
 /* ---- events of one batch ------------------------------------------------ */
 
 /* An event as recorded while the batch is built: the arena may move while
@@ -246,6 +257,17 @@ struct inowatch {
      * before the event was read), and every renamed one: checked against
      * the disk at the end of the batch. */
     struct iw_nodelist verify;
+    struct iw_typecache typecache;
+    /* The buffer being applied moves a directory. Until that rename is
+     * applied, the model's paths below it lead to whatever took its place
+     * (a build renames its output directory away and makes a new one with
+     * the same names), so an lstat() or a listing by such a path describes
+     * another entry: every entry created from this buffer is checked again
+     * at its end, when the renames are applied (rules.c). Not an inode
+     * check of the directory: the inode a listing's "." gives is not the
+     * one stat() gives on every filesystem (an overlay of two), nor is it
+     * stable there across a copy-up. */
+    int dir_moves_ahead;
 
     struct iw_batch batch;
 
@@ -371,12 +393,16 @@ enum iw_scan_mode {
 #define IW_SCAN_GONE 1 /* the directory vanished or changed type: retry later */
 IW_HIDDEN int iw_scan_tree(inowatch *w, struct iw_dir *d, int parent_fd, enum iw_scan_mode mode);
 IW_HIDDEN int iw_open_dir(inowatch *w, const struct iw_dir *d, int flags);
+IW_HIDDEN int iw_open_listing(inowatch *w, const struct iw_dir *d);
 IW_HIDDEN int iw_lstat_child(inowatch *w, const struct iw_dir *parent, const char *name,
                              size_t len, struct stat *st);
 IW_HIDDEN int iw_dirfd_for_stat(inowatch *w, const struct iw_dir *d);
 IW_HIDDEN void iw_dirfd_forget(inowatch *w, const struct iw_dir *d);
 IW_HIDDEN void iw_dirfds_close(inowatch *w);
 IW_HIDDEN int iw_type_from_mode(unsigned mode);
+IW_HIDDEN int iw_type_from_dtype(unsigned char d_type);
+struct dirent64;
+IW_HIDDEN int iw_listing_ended(const inowatch *w, ssize_t n, const struct dirent64 *last);
 IW_HIDDEN int iw_entry_excluded(const inowatch *w, const struct iw_dir *parent, const char *name,
                                 size_t len, int is_dir);
 IW_HIDDEN int iw_scan_pending(inowatch *w);
@@ -398,6 +424,14 @@ IW_HIDDEN int iw_rule_overflow(inowatch *w);
 IW_HIDDEN int iw_rule_settle(inowatch *w, struct iw_dir *d, const char *name, size_t len,
                              const struct stat *st);
 IW_HIDDEN int iw_root_check(inowatch *w, struct iw_node *n);
+
+/* typecache.c: new files' types from one listing of their directory */
+IW_HIDDEN void iw_typecache_reset(inowatch *w);
+IW_HIDDEN int iw_typecache_count(inowatch *w, struct iw_dir *d);
+IW_HIDDEN int iw_typecache_fill(inowatch *w);
+IW_HIDDEN int iw_typecache_get(const inowatch *w, const struct iw_dir *d, const char *name,
+                               size_t len, int *ret_type, uint64_t *ret_ino);
+IW_HIDDEN void iw_typecache_free(inowatch *w);
 
 /* backend.c: the queue (wait, coalesce, read) and the choice of backend */
 IW_HIDDEN int iw_backend_init(inowatch *w, enum inowatch_backend which);

@@ -92,12 +92,16 @@ static int create_entry(inowatch *w, struct iw_dir *d, const char *name, size_t 
     }
     int type = INOWATCH_TYPE_DIR;
     uint64_t ino = 0;
-    if (!have_st && !isdir && iw_lstat_child(w, d, name, len, &st) == 0)
+    int known = 0;
+    if (!have_st && !isdir) /* a listing of d made for this batch, else the disk */
+        known = iw_typecache_get(w, d, name, len, &type, &ino);
+    if (!have_st && !isdir && !known && iw_lstat_child(w, d, name, len, &st) == 0)
         have_st = 1;
     if (have_st) {
         type = iw_type_from_mode(st.st_mode);
         ino = st.st_ino;
-    } else if (!isdir) {
+        known = 1;
+    } else if (!isdir && !known) {
         /* Gone already, or its path is stale because an ancestor's rename
          * is still queued: the entry existed, so report it; its delete or
          * the rename follows. */
@@ -111,8 +115,11 @@ static int create_entry(inowatch *w, struct iw_dir *d, const char *name, size_t 
     int r = iw_emit(w, INOWATCH_CREATE, c, 0);
     if (r == 0 && type == INOWATCH_TYPE_DIR && !w->no_recursive)
         r = iw_list_add(&w->pending, c);
-    if (r == 0 && !have_st && !isdir)
-        r = iw_list_add(&w->verify, c); /* its type was a guess */
+    /* Its type was a guess, or read through a path a directory's rename
+     * further on may make stale (dir_moves_ahead): checked again at the
+     * end of the batch. */
+    if (r == 0 && !isdir && (!known || w->dir_moves_ahead))
+        r = iw_list_add(&w->verify, c);
     return r;
 }
 

@@ -46,7 +46,7 @@ int iw_type_from_mode(unsigned mode)
     }
 }
 
-static int type_from_dtype(unsigned char t)
+int iw_type_from_dtype(unsigned char t)
 {
     switch (t) {
     case DT_DIR:
@@ -196,7 +196,7 @@ static int list_entry(inowatch *w, struct iw_dir *d, int fd, const struct dirent
                       enum iw_scan_mode mode, int fresh)
 {
     const char *name = e->d_name;
-    int type = type_from_dtype(e->d_type);
+    int type = iw_type_from_dtype(e->d_type);
     if (type == INOWATCH_TYPE_NONE) { /* filesystems without d_type */
         struct stat st;
         if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -285,7 +285,7 @@ static void mark_all_seen(struct iw_dir *d)
  * as an ordinary position, so the call must also have stopped with room to
  * spare for an entry with the longest name. Entries made after the call are
  * not lost either way: the watch is already in place. */
-static int listing_ended(const inowatch *w, ssize_t n, const struct dirent64 *last)
+int iw_listing_ended(const inowatch *w, ssize_t n, const struct dirent64 *last)
 {
     if ((size_t)n + IW_DIRENT_MAX > w->dents_cap)
         return 0;
@@ -342,7 +342,7 @@ static int list_dir(inowatch *w, struct iw_dir *d, int fd, enum iw_scan_mode mod
                 return r;
             }
         }
-        if (listing_ended(w, n, e))
+        if (iw_listing_ended(w, n, e))
             break;
     }
     int r = fresh ? 0 : sweep_unseen(w, d, mode);
@@ -401,7 +401,7 @@ static int drain_during_rescan(inowatch *w)
  * first scanned. The kernel allows the flag only to the directory's owner
  * (or CAP_FOWNER); the first refusal turns it off for the watcher, so that
  * a tree owned by others costs one extra open, not one per directory. */
-static int open_for_listing(inowatch *w, struct iw_dir *d, int parent_fd)
+static int open_for_listing(inowatch *w, const struct iw_dir *d, int parent_fd)
 {
     for (;;) {
         int flags = O_RDONLY | (w->noatime_refused ? 0 : O_NOATIME);
@@ -414,6 +414,11 @@ static int open_for_listing(inowatch *w, struct iw_dir *d, int parent_fd)
             return fd;
         w->noatime_refused = 1;
     }
+}
+
+int iw_open_listing(inowatch *w, const struct iw_dir *d)
+{
+    return open_for_listing(w, d, -1);
 }
 
 static int scan_dir(inowatch *w, struct iw_dir *d, int parent_fd, enum iw_scan_mode mode,

@@ -79,6 +79,7 @@ void inowatch_free(inowatch *w)
     iw_wdmap_free(&w->wds);
     iw_list_free(&w->pending);
     iw_list_free(&w->verify);
+    iw_typecache_free(w);
     iw_batch_free(&w->batch);
     free(w->rd);
     free(w->dents);
