@@ -38,9 +38,10 @@
 #define IW_TC_SHARE 4
 /* Directories counted per batch: beyond, the rest keep their lstat()s. */
 #define IW_TC_DIRS 256
-/* Entries listed per batch at most: the table's size stays bounded by a
- * batch that meets many large directories. */
-#define IW_TC_MAX_ENTRIES 65536u
+/* Entries listed per batch at most, so that the table a watcher keeps
+ * stays below 32768 slots of 40 bytes (1.3 MiB) whatever a batch meets;
+ * an untar of the kernel tree lists a few thousand per batch. */
+#define IW_TC_MAX_ENTRIES 16384u
 
 struct iw_tc_count {
     struct iw_dir *dir;
