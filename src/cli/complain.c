@@ -27,6 +27,14 @@ void iw_complain_watch(const char *cmd, const char *path, int err, const inowatc
     struct inowatch_limit lim;
     int e = err < 0 ? -err : err;
     const char *sep = *cmd ? ": " : "";
+    if (w && inowatch_backend(w) == INOWATCH_BACKEND_FANOTIFY &&
+        (e == EOPNOTSUPP || e == ENODEV || e == EXDEV)) {
+        /* The filesystem reports no file handles fanotify can use (an
+         * overlay, some network and pseudo filesystems). */
+        iw_complain("%s%s%s: fanotify cannot watch this filesystem (%s); use --backend inotify",
+                    cmd, sep, path, inowatch_strerror(e));
+        return;
+    }
     if (e != ENOSPC || inowatch_limit_for(e, &lim) < 0) {
         /* EMFILE here is the process's own fd limit (RLIMIT_NOFILE). */
         iw_complain("%s%s%s: %s", cmd, sep, path, inowatch_strerror(e));

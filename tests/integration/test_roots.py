@@ -6,8 +6,8 @@ import shutil
 import subprocess
 import unittest
 
-from iwtest import (BACKEND, WatchTestCase, fanotify_mark_count, join, real_events,
-                    require_root, run_cli, show_event, to_bytes, write)
+from iwtest import (BACKEND, WatchTestCase, fanotify_mark_count, fanotify_refusal, join,
+                    real_events, require_root, run_cli, show_event, to_bytes, write)
 
 
 class Roots(WatchTestCase):
@@ -243,6 +243,32 @@ class Roots(WatchTestCase):
                                  (2, "inowatch: %s (try 'inowatch %s --help')\n"
                                   % (line, args[0])))
                 self.assertEqual(r.stdout, b"")
+
+    def test_fanotify_on_a_filesystem_it_cannot_mark(self):
+        """An overlay reports no file handles fanotify can use: one line
+        naming the path, why, and the backend that works, and status 2."""
+        if fanotify_refusal():
+            self.skipTest("fanotify unavailable here: " + fanotify_refusal())
+        dirs = [self.path(n) for n in ("lower", "upper", "work", "merged")]
+        for d in dirs:
+            os.mkdir(d)
+        opts = "lowerdir=%s,upperdir=%s,workdir=%s" % tuple(dirs[:3])
+        if subprocess.call(["mount", "-t", "overlay", "overlay", "-o", opts, dirs[3]]) != 0:
+            self.skipTest("cannot mount an overlay here")
+        self.addCleanup(subprocess.call, ["umount", "-l", dirs[3]])
+        r = run_cli(self, ["watch", "--backend", "fanotify", dirs[3]])
+        self.assertEqual(r.returncode, 2)
+        lines = r.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn(dirs[3], lines[0])
+        self.assertIn("fanotify cannot watch this filesystem", lines[0])
+        self.assertIn("--backend inotify", lines[0])
+        # What it suggests works.
+        w, initial = self.start(dirs[3], args=["--backend", "inotify"])
+        write(os.path.join(dirs[3], "f"))
+        w.sync()
+        self.assertConverges(w, initial)
+        w.stop()
 
 
 if __name__ == "__main__":
