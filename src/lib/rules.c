@@ -347,7 +347,11 @@ int iw_rule_settle(inowatch *w, struct iw_dir *d, const char *name, size_t len,
                    const struct stat *st)
 {
     int err = 0;
-    struct iw_node *c = iw_child_get(w, d, name, len, st && S_ISDIR(st->st_mode), &err);
+    /* Whatever the model has under the name, a file kept only as a hash
+     * (unlisted.c) included, even when a directory is there now: asked for
+     * a directory, the hash would stay, and the directory's create would
+     * come with no delete of the file before it. */
+    struct iw_node *c = iw_child_get(w, d, name, len, 0, &err);
     if (err < 0)
         return err;
     if (!st)
