@@ -49,6 +49,34 @@ class Basics(WatchTestCase):
         self.assertConverges(w, initial)
         w.stop()
 
+    def test_create_covers_changes_in_its_batch(self):
+        """An entry created, written and stamped within one batch is one
+        create (the consumer looks at it after the batch, when all of that
+        has happened, as an untar does to every file); changes in a later
+        batch are reported."""
+        root = self.mkroot()
+        w, initial = self.start(root, latency=300)
+        f, d = os.path.join(root, "f"), os.path.join(root, "d")
+        n0 = w.count()
+        write(f, b"hello")
+        with open(f, "ab") as fh:
+            fh.write(b" world")
+        os.chmod(f, 0o600)
+        os.utime(f, (1_000_000_000, 1_000_000_000))
+        os.mkdir(d)
+        os.chmod(d, 0o700)
+        n1 = w.sync()
+        self.assertWindow(w, n0, n1, [("create", f, "file"), ("create", d, "dir")], allow=(),
+                          msg="created and changed at once: ")
+        with open(f, "ab") as fh:
+            fh.write(b"!")
+        os.chmod(d, 0o750)
+        n2 = w.sync()
+        self.assertWindow(w, n1, n2, [("modify", f, None), ("attrib", d, "dir")], allow=(),
+                          msg="changed in a later batch: ")
+        self.assertConverges(w, initial)
+        w.stop()
+
     def test_dir_symlink_fifo(self):
         root = self.mkroot()
         w, initial = self.start(root, latency=0)
