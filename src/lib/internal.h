@@ -105,8 +105,17 @@ struct iw_nodelist {
 /* wd -> watched node, open addressing on the wd. Events come in runs from
  * one directory, so the last answer is kept (last: NULL when none); any
  * removal from the map forgets it. */
+/* A slot of the wd map holds the wd beside its directory, so that a probe
+ * reads the slots alone: comparing d->wd instead read a directory node,
+ * a cache miss, at every probe (a new watch's lookup misses through a
+ * whole run of slots). dir NULL: a free slot. */
+struct iw_wd_slot {
+    int wd;
+    struct iw_dir *dir;
+};
+
 struct iw_wdmap {
-    struct iw_dir **slots;
+    struct iw_wd_slot *slots;
     uint32_t cap;
     uint32_t count;
     struct iw_dir *last;
@@ -463,7 +472,14 @@ IW_HIDDEN int iw_fanotify_has_file_roots(const inowatch *w);
 IW_HIDDEN int iw_fanotify_ino(inowatch *w, const void *fsid, const void *fh, uint64_t *ino);
 IW_HIDDEN int iw_fanotify_apply_buffer(inowatch *w);
 
-/* growth helper: makes room for one more element of size elem in *arr */
-IW_HIDDEN int iw_grow(void *arrp, size_t *cap, size_t need, size_t elem);
+IW_HIDDEN int iw_grow_to(void *arrp, size_t *cap, size_t need, size_t elem);
+
+/* Makes room for need elements of elem bytes in *arrp (capacity *cap),
+ * doubling it: 0, or -ENOMEM (the array is left as it was). Inline for the
+ * check, which passes for nearly every event. */
+static inline int iw_grow(void *arrp, size_t *cap, size_t need, size_t elem)
+{
+    return need <= *cap ? 0 : iw_grow_to(arrp, cap, need, elem);
+}
 
 #endif /* IW_INTERNAL_H */

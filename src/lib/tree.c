@@ -11,11 +11,9 @@
 
 #include "internal.h"
 
-int iw_grow(void *arrp, size_t *cap, size_t need, size_t elem)
+int iw_grow_to(void *arrp, size_t *cap, size_t need, size_t elem)
 {
     void **arr = arrp;
-    if (need <= *cap)
-        return 0;
     size_t ncap = *cap ? *cap : 8;
     while (ncap < need)
         ncap *= 2;
@@ -392,29 +390,31 @@ struct iw_dir *iw_wd_find(struct iw_wdmap *m, int wd)
         return NULL;
     uint32_t mask = m->cap - 1;
     for (uint32_t i = wd_hash(wd) & mask;; i = (i + 1) & mask) {
-        struct iw_dir *d = m->slots[i];
-        if (!d || d->wd == wd)
-            return d ? (m->last = d) : NULL;
+        const struct iw_wd_slot *s = &m->slots[i];
+        if (!s->dir)
+            return NULL;
+        if (s->wd == wd)
+            return m->last = s->dir;
     }
 }
 
-static void wd_put(struct iw_dir **slots, uint32_t cap, struct iw_dir *d)
+static void wd_put(struct iw_wd_slot *slots, uint32_t cap, int wd, struct iw_dir *d)
 {
-    uint32_t mask = cap - 1, i = wd_hash(d->wd) & mask;
-    while (slots[i])
+    uint32_t mask = cap - 1, i = wd_hash(wd) & mask;
+    while (slots[i].dir)
         i = (i + 1) & mask;
-    slots[i] = d;
+    slots[i] = (struct iw_wd_slot){.wd = wd, .dir = d};
 }
 
 static int wdmap_grow(struct iw_wdmap *m)
 {
     uint32_t ncap = m->cap ? m->cap * 2 : 64;
-    struct iw_dir **ns = calloc(ncap, sizeof(*ns));
+    struct iw_wd_slot *ns = calloc(ncap, sizeof(*ns));
     if (!ns)
         return -ENOMEM;
     for (uint32_t i = 0; i < m->cap; i++)
-        if (m->slots[i])
-            wd_put(ns, ncap, m->slots[i]);
+        if (m->slots[i].dir)
+            wd_put(ns, ncap, m->slots[i].wd, m->slots[i].dir);
     free(m->slots);
     m->slots = ns;
     m->cap = ncap;
@@ -425,17 +425,17 @@ static void wd_remove_slot(struct iw_wdmap *m, int wd)
 {
     m->last = NULL;
     uint32_t mask = m->cap - 1, i = wd_hash(wd) & mask;
-    while (m->slots[i]->wd != wd)
+    while (m->slots[i].wd != wd || !m->slots[i].dir)
         i = (i + 1) & mask;
-    for (uint32_t j = (i + 1) & mask; m->slots[j]; j = (j + 1) & mask) {
-        uint32_t home = wd_hash(m->slots[j]->wd) & mask;
+    for (uint32_t j = (i + 1) & mask; m->slots[j].dir; j = (j + 1) & mask) {
+        uint32_t home = wd_hash(m->slots[j].wd) & mask;
         int stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {
             m->slots[i] = m->slots[j];
             i = j;
         }
     }
-    m->slots[i] = NULL;
+    m->slots[i] = (struct iw_wd_slot){.wd = 0, .dir = NULL};
     m->count--;
 }
 
@@ -462,7 +462,7 @@ int iw_wd_bind(inowatch *w, struct iw_dir *d, int wd)
             return r;
     }
     d->wd = wd;
-    wd_put(w->wds.slots, w->wds.cap, d);
+    wd_put(w->wds.slots, w->wds.cap, wd, d);
     w->wds.count++;
     w->stats.watches++;
     return 0;
@@ -632,7 +632,7 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
                 wd_remove_slot(&w->wds, wd);
                 w->wds.count++; /* re-added just below without a new watch */
                 nd->wd = wd;
-                wd_put(w->wds.slots, w->wds.cap, nd);
+                wd_put(w->wds.slots, w->wds.cap, wd, nd);
             }
         }
         list_replace(&w->pending, n, nn);
