@@ -105,58 +105,67 @@ static size_t json_bound(const struct inowatch_event *ev)
            iw_json_string_bound(strlen(msg));
 }
 
-/* A string literal and its length. */
-struct lit {
-    const char *s;
-    size_t n;
-};
-#define LIT(s) ((struct lit){s, sizeof(s) - 1})
-
 /* The line of an event without `from` or an error, {"event":K,"path":P}
  * or {"event":K,"path":P,"type":T}, is a fixed head per kind and a fixed
- * tail per type around the path. This runs once per event: two copies of
- * whole literals instead of building them a piece at a time. */
-static struct lit json_head(enum inowatch_kind kind)
+ * tail per type around the path. This runs once per event, so both are
+ * copied as blocks of a constant size (a few stores, where a copy of a
+ * length known only at run time is a call): every head is 25 bytes, and a
+ * tail is copied as its whole 24-byte slot, the bytes past its end
+ * overwritten by the next line or left beyond the buffer's length. */
+#define JSON_HEAD_LEN 25
+#define JSON_TAIL_SLOT 24
+
+#define JSON_HEAD(kind) "{\"event\":\"" kind "\",\"path\":"
+#define JSON_HEAD_FITS(kind) (sizeof(JSON_HEAD(kind)) - 1 == JSON_HEAD_LEN)
+_Static_assert(JSON_HEAD_FITS("create") && JSON_HEAD_FITS("modify") && JSON_HEAD_FITS("attrib") &&
+                   JSON_HEAD_FITS("delete"),
+               "every head of the plain form is JSON_HEAD_LEN bytes");
+
+static const char *json_head(enum inowatch_kind kind)
 {
     switch (kind) {
-    case INOWATCH_CREATE: return LIT("{\"event\":\"create\",\"path\":");
-    case INOWATCH_MODIFY: return LIT("{\"event\":\"modify\",\"path\":");
-    case INOWATCH_ATTRIB: return LIT("{\"event\":\"attrib\",\"path\":");
-    case INOWATCH_DELETE: return LIT("{\"event\":\"delete\",\"path\":");
-    default: return LIT(""); /* the general form */
+    case INOWATCH_CREATE: return JSON_HEAD("create");
+    case INOWATCH_MODIFY: return JSON_HEAD("modify");
+    case INOWATCH_ATTRIB: return JSON_HEAD("attrib");
+    case INOWATCH_DELETE: return JSON_HEAD("delete");
+    default: return NULL; /* the general form */
     }
 }
 
-static struct lit json_tail(enum inowatch_type type)
-{
-    switch (type) {
-    case INOWATCH_TYPE_FILE: return LIT(",\"type\":\"file\"}\n");
-    case INOWATCH_TYPE_DIR: return LIT(",\"type\":\"dir\"}\n");
-    case INOWATCH_TYPE_SYMLINK: return LIT(",\"type\":\"symlink\"}\n");
-    case INOWATCH_TYPE_OTHER: return LIT(",\"type\":\"other\"}\n");
-    default: return LIT("}\n");
-    }
-}
+static const struct {
+    char s[JSON_TAIL_SLOT];
+    unsigned char n;
+} json_tails[] = {
+#define JSON_TAIL(s) {s, sizeof(s) - 1}
+    [INOWATCH_TYPE_NONE] = JSON_TAIL("}\n"),
+    [INOWATCH_TYPE_FILE] = JSON_TAIL(",\"type\":\"file\"}\n"),
+    [INOWATCH_TYPE_DIR] = JSON_TAIL(",\"type\":\"dir\"}\n"),
+    [INOWATCH_TYPE_SYMLINK] = JSON_TAIL(",\"type\":\"symlink\"}\n"),
+    [INOWATCH_TYPE_OTHER] = JSON_TAIL(",\"type\":\"other\"}\n"),
+};
 
-static int json_plain_event(struct iw_out *o, const struct inowatch_event *ev, struct lit head)
+static int json_plain_event(struct iw_out *o, const struct inowatch_event *ev, const char *head)
 {
-    struct lit tail = json_tail(ev->type);
-    char *start = reserve(o, head.n + iw_json_string_bound(ev->path_len) + tail.n), *p = start;
+    unsigned type = (unsigned)ev->type;
+    if (type >= sizeof(json_tails) / sizeof(json_tails[0]))
+        type = INOWATCH_TYPE_NONE;
+    char *start = reserve(o, JSON_HEAD_LEN + iw_json_string_bound(ev->path_len) + JSON_TAIL_SLOT);
+    char *p = start;
     if (!p)
         return -ENOMEM;
-    memcpy(p, head.s, head.n);
-    p += head.n;
+    memcpy(p, head, JSON_HEAD_LEN);
+    p += JSON_HEAD_LEN;
     p += iw_json_string(p, ev->path, ev->path_len);
-    memcpy(p, tail.s, tail.n);
-    p += tail.n;
+    memcpy(p, json_tails[type].s, JSON_TAIL_SLOT);
+    p += json_tails[type].n;
     o->len += (size_t)(p - start);
     return 0;
 }
 
 static int json_event(struct iw_out *o, const struct inowatch_event *ev)
 {
-    struct lit head = ev->from ? LIT("") : json_head(ev->kind);
-    if (head.n)
+    const char *head = ev->from ? NULL : json_head(ev->kind);
+    if (head)
         return json_plain_event(o, ev, head);
     char *start = reserve(o, json_bound(ev)), *p = start;
     if (!p)

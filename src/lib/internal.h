@@ -412,8 +412,17 @@ IW_HIDDEN int iw_type_from_mode(unsigned mode);
 IW_HIDDEN int iw_type_from_dtype(unsigned char d_type);
 struct dirent64;
 IW_HIDDEN int iw_listing_ended(const inowatch *w, ssize_t n, const struct dirent64 *last);
-IW_HIDDEN int iw_entry_excluded(const inowatch *w, const struct iw_dir *parent, const char *name,
-                                size_t len, int is_dir);
+IW_HIDDEN int iw_entry_excluded_by(const inowatch *w, const struct iw_dir *parent,
+                                   const char *name, size_t len, int is_dir);
+
+/* Whether the entry `name` of parent matches an exclude pattern. Inline for
+ * the common case, a watcher without patterns: it is asked for every entry
+ * listed and every entry created. */
+static inline int iw_entry_excluded(const inowatch *w, const struct iw_dir *parent,
+                                    const char *name, size_t len, int is_dir)
+{
+    return w->excludes ? iw_entry_excluded_by(w, parent, name, len, is_dir) : 0;
+}
 IW_HIDDEN int iw_scan_pending(inowatch *w);
 IW_HIDDEN int iw_verify_renamed(inowatch *w);
 IW_HIDDEN int iw_rescan_all(inowatch *w);

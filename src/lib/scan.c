@@ -62,11 +62,9 @@ int iw_type_from_dtype(unsigned char t)
     }
 }
 
-int iw_entry_excluded(const inowatch *w, const struct iw_dir *parent, const char *name, size_t len,
-                      int is_dir)
+int iw_entry_excluded_by(const inowatch *w, const struct iw_dir *parent, const char *name,
+                         size_t len, int is_dir)
 {
-    if (!w->excludes)
-        return 0;
     if (!iw_excludes_need_relpath(w->excludes))
         return iw_excluded(w->excludes, name, len, NULL, 0, is_dir);
     inowatch *mw = (inowatch *)w; /* relbuf is scratch space, not state */

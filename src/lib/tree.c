@@ -115,7 +115,10 @@ static struct iw_node *node_new(inowatch *w, const char *name, size_t len, int t
     struct iw_node *n = root ? malloc(head + len + 1) : iw_pool_alloc(&w->nodes, head + len + 1);
     if (!n)
         return NULL;
-    memset(n, 0, head);
+    if (wide) /* constant sizes: stores, not a call */
+        memset(n, 0, sizeof(struct iw_dir));
+    else
+        memset(n, 0, sizeof(struct iw_node));
     n->type = (uint8_t)type;
     if (wide) {
         n->flags = IW_NODE_WIDE;
@@ -264,7 +267,10 @@ int iw_child_reserve(inowatch *w, struct iw_dir *d, size_t more)
 
 int iw_child_insert(inowatch *w, struct iw_dir *d, struct iw_node *n)
 {
-    int r = iw_child_reserve(w, d, 1);
+    /* Room for one more within the 3/4 load, the usual case, needs no
+     * size computation. */
+    int r = d->cap && ((size_t)d->count + 1) * 4 <= (size_t)d->cap * 3 ? 0
+                                                                       : iw_child_reserve(w, d, 1);
     if (r < 0)
         return r;
     table_put(d->slots, d->cap, n);
