@@ -252,6 +252,46 @@ static int run_loop(inowatch *w, struct iw_out *out, int sigfd)
     }
 }
 
+/* Whether err from adding a root means fanotify cannot watch that
+ * filesystem (an overlay and some network and pseudo filesystems give no
+ * file handles it can use), where a watch per directory still works. */
+static int fanotify_refused_fs(int err)
+{
+    return err == -EOPNOTSUPP || err == -ENODEV || err == -EXDEV;
+}
+
+/* Adds every PATH to w. On failure returns the error, with the path's
+ * index in *ret_failed. */
+static int add_roots(inowatch *w, const struct watch_args *a, int *ret_failed)
+{
+    for (int i = 0; i < a->npaths; i++) {
+        int r = inowatch_add(w, a->paths[i]);
+        if (r < 0) {
+            *ret_failed = i;
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* --backend auto chose fanotify and a PATH is on a filesystem it cannot
+ * watch: start again with inotify, which can, rather than refuse what
+ * the user left to us. Returns the new watcher's add result. */
+static int fall_back_to_inotify(inowatch **w, struct watch_args *a, int failed, int *ret_failed)
+{
+    fprintf(stderr, "inowatch: %s: fanotify cannot watch this filesystem; watching with inotify\n",
+            a->paths[failed]);
+    inowatch_free(*w);
+    *w = NULL;
+    a->opts.backend = INOWATCH_BACKEND_INOTIFY;
+    int r = inowatch_new(w, &a->opts);
+    if (r < 0) {
+        *ret_failed = -1;
+        return r;
+    }
+    return add_roots(*w, a, ret_failed);
+}
+
 static int start(struct watch_args *a)
 {
     int sigfd = iw_stop_signalfd();
@@ -280,12 +320,18 @@ static int start(struct watch_args *a)
         iw_complain("out of memory");
         goto done;
     }
-    for (int i = 0; i < a->npaths; i++) {
-        r = inowatch_add(w, a->paths[i]);
-        if (r < 0) {
-            iw_complain_watch("", a->paths[i], r, w);
-            goto done_out;
-        }
+    int failed = 0;
+    r = add_roots(w, a, &failed);
+    if (r < 0 && a->opts.backend == INOWATCH_BACKEND_AUTO &&
+        inowatch_backend(w) == INOWATCH_BACKEND_FANOTIFY && fanotify_refused_fs(r))
+        r = fall_back_to_inotify(&w, a, failed, &failed);
+    if (r < 0 && failed < 0) {
+        iw_complain_new("", r);
+        goto done_out;
+    }
+    if (r < 0) {
+        iw_complain_watch("", a->paths[failed], r, w);
+        goto done_out;
     }
     const char *fatal_path = NULL;
     int err = 0;

@@ -245,8 +245,9 @@ class Roots(WatchTestCase):
                 self.assertEqual(r.stdout, b"")
 
     def test_fanotify_on_a_filesystem_it_cannot_mark(self):
-        """An overlay reports no file handles fanotify can use: one line
-        naming the path, why, and the backend that works, and status 2."""
+        """An overlay reports no file handles fanotify can use: asked for
+        fanotify, one line naming the path, why, and the backend that works,
+        and status 2; left to choose, inotify."""
         if fanotify_refusal():
             self.skipTest("fanotify unavailable here: " + fanotify_refusal())
         dirs = [self.path(n) for n in ("lower", "upper", "work", "merged")]
@@ -269,6 +270,18 @@ class Roots(WatchTestCase):
         w.sync()
         self.assertConverges(w, initial)
         w.stop()
+        # Left to choose (--backend auto), it watches the overlay with
+        # inotify and says so in one line, with a plain filesystem beside.
+        plain = self.mkroot("plain")
+        w, initial = self.start([plain, dirs[3]], args=["--backend", "auto"])
+        write(os.path.join(dirs[3], "g"))
+        write(os.path.join(plain, "h"))
+        w.sync()
+        self.assertConverges(w, initial)
+        w.stop()
+        self.assertEqual(w.stderr.splitlines(),
+                         ["inowatch: %s: fanotify cannot watch this filesystem; watching with "
+                          "inotify" % dirs[3]])
 
 
 if __name__ == "__main__":
