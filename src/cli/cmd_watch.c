@@ -252,14 +252,6 @@ static int run_loop(inowatch *w, struct iw_out *out, int sigfd)
     }
 }
 
-/* Whether err from adding a root means fanotify cannot watch that
- * filesystem (an overlay and some network and pseudo filesystems give no
- * file handles it can use), where a watch per directory still works. */
-static int fanotify_refused_fs(int err)
-{
-    return err == -EOPNOTSUPP || err == -ENODEV || err == -EXDEV;
-}
-
 /* Adds every PATH to w. On failure returns the error, with the path's
  * index in *ret_failed. */
 static int add_roots(inowatch *w, const struct watch_args *a, int *ret_failed)
@@ -323,7 +315,7 @@ static int start(struct watch_args *a)
     int failed = 0;
     r = add_roots(w, a, &failed);
     if (r < 0 && a->opts.backend == INOWATCH_BACKEND_AUTO &&
-        inowatch_backend(w) == INOWATCH_BACKEND_FANOTIFY && fanotify_refused_fs(r))
+        inowatch_backend(w) == INOWATCH_BACKEND_FANOTIFY && iw_fanotify_refused_fs(r))
         r = fall_back_to_inotify(&w, a, failed, &failed);
     if (r < 0 && failed < 0) {
         iw_complain_new("", r);

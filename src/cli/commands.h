@@ -21,6 +21,11 @@ int iw_cmd_stale(int argc, char **argv);
  * and how far to raise it for ENOSPC. cmd prefixes the message ("run"),
  * or "". */
 void iw_complain_watch(const char *cmd, const char *path, int err, const inowatch *w);
+/* Whether err (either sign), from adding a root to a fanotify watcher,
+ * means fanotify cannot watch that filesystem: an overlay, some network
+ * and pseudo filesystems give no file handles it can use. A watch per
+ * directory (inotify) still works there. */
+int iw_fanotify_refused_fs(int err);
 /* inowatch_new() failed with err: names the instance limit when it was. */
 void iw_complain_new(const char *cmd, int err);
 

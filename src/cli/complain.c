@@ -19,6 +19,12 @@ void iw_complain(const char *fmt, ...)
     fprintf(stderr, "inowatch: %s\n", line);
 }
 
+int iw_fanotify_refused_fs(int err)
+{
+    int e = err < 0 ? -err : err;
+    return e == EOPNOTSUPP || e == ENODEV || e == EXDEV;
+}
+
 /* A failure to watch PATH, said so that the user knows what to change: at
  * the watch limit, which sysctl, its value, and how far to raise it. err is
  * an errno, negative or positive. */
@@ -27,10 +33,7 @@ void iw_complain_watch(const char *cmd, const char *path, int err, const inowatc
     struct inowatch_limit lim;
     int e = err < 0 ? -err : err;
     const char *sep = *cmd ? ": " : "";
-    if (w && inowatch_backend(w) == INOWATCH_BACKEND_FANOTIFY &&
-        (e == EOPNOTSUPP || e == ENODEV || e == EXDEV)) {
-        /* The filesystem reports no file handles fanotify can use (an
-         * overlay, some network and pseudo filesystems). */
+    if (w && inowatch_backend(w) == INOWATCH_BACKEND_FANOTIFY && iw_fanotify_refused_fs(e)) {
         iw_complain("%s%s%s: fanotify cannot watch this filesystem (%s); use --backend inotify",
                     cmd, sep, path, inowatch_strerror(e));
         return;

@@ -102,9 +102,6 @@ struct iw_nodelist {
     uint8_t flag; /* enum iw_node_flags */
 };
 
-/* wd -> watched node, open addressing on the wd. Events come in runs from
- * one directory, so the last answer is kept (last: NULL when none); any
- * removal from the map forgets it. */
 /* A slot of the wd map holds the wd beside its directory, so that a probe
  * reads the slots alone: comparing d->wd instead read a directory node,
  * a cache miss, at every probe (a new watch's lookup misses through a
@@ -114,6 +111,9 @@ struct iw_wd_slot {
     struct iw_dir *dir;
 };
 
+/* wd -> watched node, open addressing on the wd. Events come in runs from
+ * one directory, so the last answer is kept (last: NULL when none); any
+ * removal from the map forgets it. */
 struct iw_wdmap {
     struct iw_wd_slot *slots;
     uint32_t cap;
