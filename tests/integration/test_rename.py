@@ -209,11 +209,15 @@ class Renames(WatchTestCase):
         os.chmod(x, 0o644)
         os.unlink(backup)
         n1 = w.sync()
+        # fanotify may queue the unlink of x~ merged into an earlier event
+        # about x~ (the kernel merges with any of the last 128 queued), so
+        # that it comes before x's create: the same three events, another
+        # order (docs/design.md, "Merged events"). inotify keeps the order.
         self.assertEvents(w, n0, n1, [
             ("rename", x, backup, "file"),
             ("create", x, "file"),
             ("delete", backup, "file"),
-        ], ignore=("modify", "attrib"), msg="vim-style save: ")
+        ], ignore=("modify", "attrib"), msg="vim-style save: ", ordered=BACKEND != "fanotify")
         self.assertConverges(w, initial)
         w.stop()
 
