@@ -110,6 +110,19 @@ static int dir_self_event(inowatch *w, struct iw_dir *d, uint32_t mask)
     return 0;
 }
 
+/* An entry's delete inside a directory whose own deletion was read with it
+ * (look_ahead marked it): the directory's delete tells the whole subtree,
+ * so there is nothing to do. Nine events in ten of an rm -rf are this;
+ * they are let go here, before any decoding, the directory being the one
+ * the previous event named (the wd map's last answer) all through a
+ * directory's unlinks. Anything else goes the whole way (apply_one). */
+static inline int doomed_delete(const inowatch *w, const struct inotify_event *e)
+{
+    const struct iw_dir *last = w->wds.last;
+    return (e->mask & ~(uint32_t)IN_ISDIR) == IN_DELETE && last && last->wd == e->wd &&
+           (last->node.flags & IW_NODE_DOOMED);
+}
+
 static int apply_one(inowatch *w, size_t *off)
 {
     const struct inotify_event *e = event_at(w, *off);
@@ -167,6 +180,10 @@ static int look_ahead(inowatch *w)
     for (size_t off = w->rd_start; event_ok(w, off); off += event_size(event_at(w, off))) {
         const struct inotify_event *e = event_at(w, off);
         uint32_t mask = e->mask;
+        /* Most events of a storm (a file's delete, modify, attrib) are of
+         * no interest here: one test lets them pass. */
+        if (!(mask & (IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF | IN_MOVED_FROM | IN_MOVED_TO)))
+            continue;
         if ((mask & IN_MOVE_SELF) || ((mask & IN_ISDIR) && (mask & (IN_MOVED_FROM | IN_MOVED_TO))))
             w->dir_moves_ahead = 1;
         int self_deleted = (mask & IN_DELETE_SELF) != 0;
@@ -198,6 +215,10 @@ int iw_inotify_apply_buffer(inowatch *w)
         if (!event_ok(w, off)) {
             w->rd_start = w->rd_end; /* never from the kernel */
             break;
+        }
+        if (doomed_delete(w, event_at(w, off))) {
+            w->rd_start = off + event_size(event_at(w, off));
+            continue;
         }
         int r = apply_one(w, &off);
         /* apply_one may have read more and moved the buffer (off follows). */

@@ -187,6 +187,26 @@ struct iw_dirfd {
  * writes into a few dozen at once; each fd lives until the batch ends. */
 #define IW_DIRFDS 64
 
+/* Under AddressSanitizer, memory the pool holds but has not given out is
+ * poisoned, so that a use after free is caught as it would be with malloc
+ * (pool.c, and tree.c's graveyard). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define IW_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(IW_ASAN)
+#define IW_ASAN 1
+#endif
+#ifdef IW_ASAN
+#include <sanitizer/asan_interface.h>
+#define iw_poison(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define iw_unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define iw_poison(p, n) ((void)(p), (void)(n))
+#define iw_unpoison(p, n) ((void)(p), (void)(n))
+#endif
+
 /* The nodes' memory (pool.c): blocks cut in turn, and a free list per
  * size in steps of IW_POOL_GRAIN up to IW_POOL_MAX (the widest node, a
  * directory's with a 255-byte name). Zeroed: empty. */
@@ -200,6 +220,20 @@ struct iw_pool {
     size_t left, block_bytes;     /* its unused bytes, and its size */
     size_t held;                  /* bytes of all blocks */
     size_t live;                  /* nodes given out and not freed */
+};
+
+/* The file nodes of deleted directories, not yet given back to the pool
+ * (graveyard.c): each grave is a deleted directory's child
+ * table, kept whole, its slots from `next` on still to be dug. */
+struct iw_grave {
+    struct iw_node **slots;
+    uint32_t cap, next;
+};
+
+struct iw_graveyard {
+    struct iw_grave *items;
+    size_t count, cap;
+    size_t nodes; /* pool objects it holds: buried nodes, and tables from the pool */
 };
 
 /* ---- the watcher -------------------------------------------------------- */
@@ -256,6 +290,7 @@ struct inowatch {
     size_t nroots, roots_cap;
     struct iw_wdmap wds;
     struct iw_pool nodes; /* every node but the roots' */
+    struct iw_graveyard grave;
 
     /* Directories created or disturbed during a batch, scanned at its end
      * (when every rename of the batch has been applied, so paths are
@@ -393,6 +428,13 @@ IW_HIDDEN size_t iw_pool_size(size_t bytes);
 IW_HIDDEN void *iw_pool_alloc(struct iw_pool *p, size_t bytes);
 IW_HIDDEN void iw_pool_free(struct iw_pool *p, void *obj, size_t bytes);
 IW_HIDDEN void iw_pool_release(struct iw_pool *p);
+IW_HIDDEN int iw_pool_has_free(const struct iw_pool *p, size_t bytes);
+IW_HIDDEN size_t iw_node_size(const struct iw_node *n);
+IW_HIDDEN void iw_table_free(inowatch *w, struct iw_node **t, uint32_t cap);
+IW_HIDDEN void *iw_pool_take(inowatch *w, size_t bytes);
+IW_HIDDEN void iw_bury_files(inowatch *w, struct iw_dir *d);
+IW_HIDDEN void iw_graveyard_free(inowatch *w);
+IW_HIDDEN void iw_graveyard_release_if_all(inowatch *w);
 
 /* scan.c */
 enum iw_scan_mode {

@@ -26,23 +26,8 @@
 
 #include "internal.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define IW_POOL_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define IW_POOL_ASAN 1
-#endif
-
-#ifdef IW_POOL_ASAN
-#include <sanitizer/asan_interface.h>
-#define poison(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define poison(p, n) ((void)(p), (void)(n))
-#define unpoison(p, n) ((void)(p), (void)(n))
-#endif
+#define poison(p, n) iw_poison((p), (n))
+#define unpoison(p, n) iw_unpoison((p), (n))
 
 /* Blocks grow from 4 KiB (a watcher of one small directory) to 256 KiB
  * (a few hundred per kernel tree), each starting with the link to the
@@ -84,6 +69,12 @@ static int new_block(struct iw_pool *p)
     p->left = bytes - sizeof(*b);
     poison(p->next, p->left);
     return 0;
+}
+
+int iw_pool_has_free(const struct iw_pool *p, size_t bytes)
+{
+    size_t size = iw_pool_size(bytes);
+    return size > IW_POOL_MAX || p->free[class_of(size)] != NULL;
 }
 
 void *iw_pool_alloc(struct iw_pool *p, size_t bytes)

@@ -99,7 +99,7 @@ static size_t node_bytes(int wide, size_t len)
     return (wide ? sizeof(struct iw_dir) : sizeof(struct iw_node)) + len + 1;
 }
 
-static size_t node_size(const struct iw_node *n)
+size_t iw_node_size(const struct iw_node *n)
 {
     return node_bytes((n->flags & IW_NODE_WIDE) != 0, iw_name_len(n));
 }
@@ -112,7 +112,7 @@ static struct iw_node *node_new(inowatch *w, const char *name, size_t len, int t
     size_t head = wide ? sizeof(struct iw_dir) : sizeof(struct iw_node);
     if (len > (root ? UINT32_MAX : UINT8_MAX))
         return NULL;
-    struct iw_node *n = root ? malloc(head + len + 1) : iw_pool_alloc(&w->nodes, head + len + 1);
+    struct iw_node *n = root ? malloc(head + len + 1) : iw_pool_take(w, head + len + 1);
     if (!n)
         return NULL;
     if (wide) /* constant sizes: stores, not a call */
@@ -140,7 +140,7 @@ static void node_free(inowatch *w, struct iw_node *n)
     if (n->flags & IW_NODE_ROOT)
         free(n);
     else
-        iw_pool_free(&w->nodes, n, node_size(n));
+        iw_pool_free(&w->nodes, n, iw_node_size(n));
 }
 
 static uint32_t node_hash(const struct iw_node *n)
@@ -210,13 +210,13 @@ static struct iw_node **table_alloc(inowatch *w, uint32_t cap)
             w->stats.model_bytes += bytes;
         return t;
     }
-    struct iw_node **t = iw_pool_alloc(&w->nodes, bytes);
+    struct iw_node **t = iw_pool_take(w, bytes);
     if (t)
         memset(t, 0, bytes);
     return t;
 }
 
-static void table_free(inowatch *w, struct iw_node **t, uint32_t cap)
+void iw_table_free(inowatch *w, struct iw_node **t, uint32_t cap)
 {
     size_t bytes = (size_t)cap * sizeof(*t);
     if (!t)
@@ -237,7 +237,7 @@ static int table_resize(inowatch *w, struct iw_dir *d, uint32_t ncap)
     for (uint32_t i = 0; i < d->cap; i++)
         if (d->slots[i])
             table_put(ns, ncap, d->slots[i]);
-    table_free(w, d->slots, d->cap);
+    iw_table_free(w, d->slots, d->cap);
     d->slots = ns;
     d->cap = ncap;
     return 0;
@@ -546,11 +546,22 @@ static void account(inowatch *w, const struct iw_node *n, int sign)
     /* A root's memory is its own; the others' is the pool's, which
      * inowatch_stats() adds whole (blocks, and the free nodes in them). */
     if (n->flags & IW_NODE_ROOT) {
-        size_t bytes = node_size(n);
+        size_t bytes = iw_node_size(n);
         w->stats.model_bytes = sign > 0 ? w->stats.model_bytes + bytes : w->stats.model_bytes - bytes;
     }
     size_t *count = (n->type == INOWATCH_TYPE_DIR) ? &w->stats.dirs : &w->stats.files;
     *count = sign > 0 ? *count + 1 : *count - 1;
+}
+
+/* Frees a node that is on no list and has no table or watch: what most of
+ * a deleted subtree is, so the walk through it does only this. */
+static void free_leaf(inowatch *w, struct iw_node *n)
+{
+    if (n->type == INOWATCH_TYPE_DIR)
+        w->stats.dirs--;
+    else
+        w->stats.files--;
+    iw_pool_free(&w->nodes, n, node_bytes(0, n->name_len));
 }
 
 /* Frees n and everything below it; n must already be out of its parent's
@@ -561,10 +572,17 @@ void iw_node_free_tree(inowatch *w, struct iw_node *n)
     struct iw_dir *d = iw_as_dir(n);
     if (d) {
         iw_path_cache_forget(w, d); /* its address may come back */
-        for (uint32_t i = 0; i < d->cap; i++)
-            if (d->slots[i])
-                iw_node_free_tree(w, d->slots[i]);
-        table_free(w, d->slots, d->cap);
+        iw_bury_files(w, d); /* may leave d with no table */
+        for (uint32_t i = 0; i < d->cap; i++) {
+            struct iw_node *c = d->slots[i];
+            if (!c)
+                continue;
+            if (c->flags & (IW_NODE_WIDE | IW_NODE_PENDING | IW_NODE_VERIFY))
+                iw_node_free_tree(w, c);
+            else
+                free_leaf(w, c);
+        }
+        iw_table_free(w, d->slots, d->cap);
         iw_unlisted_free(w, d);
         iw_wd_unbind(w, d, 1);
     }
@@ -594,6 +612,7 @@ void iw_remove_subtree(inowatch *w, struct iw_node *n)
     else
         roots_remove(w, n);
     iw_node_free_tree(w, n);
+    iw_graveyard_release_if_all(w);
 }
 
 /* Gives a node a new parent and name. The name lives inside the node, so a
@@ -610,7 +629,7 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
     int wide = (n->flags & IW_NODE_WIDE) != 0;
     /* A name of another size class needs a node of that class: the pool
      * frees a node by the size its name gives. */
-    if (iw_pool_size(node_bytes(wide, len)) != iw_pool_size(node_size(n))) {
+    if (iw_pool_size(node_bytes(wide, len)) != iw_pool_size(iw_node_size(n))) {
         struct iw_node *nn = node_new(w, name, len, n->type, n->flags & IW_NODE_WIDE, 0);
         if (!nn) {
             *ret_err = -ENOMEM;

@@ -74,6 +74,7 @@ void inowatch_free(inowatch *w)
     iw_dirfds_close(w);
     while (w->nroots)
         iw_remove_subtree(w, &w->roots[w->nroots - 1]->node);
+    iw_graveyard_free(w);
     iw_pool_release(&w->nodes); /* empty by now, unless a node leaked */
     free(w->roots);
     iw_wdmap_free(&w->wds);
