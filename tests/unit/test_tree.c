@@ -290,6 +290,57 @@ static void test_graveyard(struct iw_check *t)
     free(w);
 }
 
+/* A nested tree whose directories hold both files and subdirectories:
+ * the files of those without subdirectories are buried, the others freed
+ * one by one; every count comes back to zero, and nothing is handed out
+ * twice when the buried memory is used again. */
+static void test_graveyard_nested(struct iw_check *t)
+{
+    inowatch *w = fake_watcher();
+    struct iw_dir *root = new_root(w, "r");
+    char name[64];
+    /* a tree of depth 4, fan-out 3, with 25 files in every directory */
+    struct iw_dir *level[5][27];
+    int width[5] = {1, 3, 9, 27, 0};
+    level[0][0] = (struct iw_dir *)add(w, root, "top", INOWATCH_TYPE_DIR);
+    for (int depth = 0; depth < 4; depth++)
+        for (int i = 0; i < width[depth]; i++) {
+            struct iw_dir *d = level[depth][i];
+            for (int k = 0; k < 25; k++) {
+                snprintf(name, sizeof(name), "f%d-%0*d", k, k % 30, 0);
+                CHECK(add(w, d, name, INOWATCH_TYPE_FILE) != NULL);
+            }
+            for (int k = 0; depth < 3 && k < 3; k++) {
+                snprintf(name, sizeof(name), "sub%d", k);
+                level[depth + 1][i * 3 + k] = (struct iw_dir *)add(w, d, name, INOWATCH_TYPE_DIR);
+            }
+        }
+    CHECK_EQ(w->stats.files, 40 * 25);
+    CHECK_EQ(w->stats.dirs, 40 + 1); /* and the root */
+    iw_remove_subtree(w, &level[0][0]->node);
+    CHECK_EQ(w->stats.files, 0);
+    CHECK_EQ(w->stats.dirs, 1);
+    CHECK(w->grave.count == 27); /* the files of the 27 deepest directories */
+    for (int k = 0; k < 2000; k++) { /* reuse all of it, and more */
+        snprintf(name, sizeof(name), "n%d-%0*d", k, k % 35, 0);
+        CHECK(add(w, root, name, INOWATCH_TYPE_FILE) != NULL);
+    }
+    int wrong = 0;
+    for (int k = 0; k < 2000; k++) {
+        snprintf(name, sizeof(name), "n%d-%0*d", k, k % 35, 0);
+        struct iw_node *n = iw_child_find(root, name, strlen(name));
+        wrong += !n || n->parent != root || n->name_len != strlen(name);
+    }
+    CHECK_EQ(wrong, 0);
+    iw_remove_subtree(w, &root->node);
+    CHECK_EQ(w->stats.files, 0);
+    CHECK_EQ(w->stats.dirs, 0);
+    CHECK_EQ(w->stats.model_bytes, 0);
+    CHECK_EQ(w->nodes.held, 0);
+    free(w->grave.items);
+    free(w);
+}
+
 int main(void)
 {
     struct iw_check t = {0};
@@ -299,5 +350,6 @@ int main(void)
     test_rename_longer(&t);
     test_wd_ownership(&t);
     test_graveyard(&t);
+    test_graveyard_nested(&t);
     return iw_check_done(&t, "tree");
 }
