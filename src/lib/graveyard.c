@@ -21,8 +21,9 @@
  * nodes of other sizes it meets are free for the allocations after it. */
 #define IW_DIG_BUDGET 16
 
-/* Whether a verify-list node is a child of d (the list is short: its
- * nodes are checked and dropped at the end of each batch). */
+/* Whether a verify-list node is a child of d. The list is short (its
+ * nodes are checked and dropped at the end of each batch); when it is not,
+ * iw_bury_files does not walk it per directory and frees as before. */
 static int verify_holds_child_of(const inowatch *w, const struct iw_dir *d)
 {
     for (size_t i = 0; i < w->verify.count; i++)

@@ -189,7 +189,7 @@ struct iw_dirfd {
 
 /* Under AddressSanitizer, memory the pool holds but has not given out is
  * poisoned, so that a use after free is caught as it would be with malloc
- * (pool.c, and tree.c's graveyard). */
+ * (pool.c, and graveyard.c). */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define IW_ASAN 1

@@ -553,17 +553,6 @@ static void account(inowatch *w, const struct iw_node *n, int sign)
     *count = sign > 0 ? *count + 1 : *count - 1;
 }
 
-/* Frees a node that is on no list and has no table or watch: what most of
- * a deleted subtree is, so the walk through it does only this. */
-static void free_leaf(inowatch *w, struct iw_node *n)
-{
-    if (n->type == INOWATCH_TYPE_DIR)
-        w->stats.dirs--;
-    else
-        w->stats.files--;
-    iw_pool_free(&w->nodes, n, node_bytes(0, n->name_len));
-}
-
 /* Frees n and everything below it; n must already be out of its parent's
  * table. Watches are removed too: a directory moved out of the roots still
  * exists and would go on reporting. */
@@ -577,10 +566,12 @@ void iw_node_free_tree(inowatch *w, struct iw_node *n)
             struct iw_node *c = d->slots[i];
             if (!c)
                 continue;
-            if (c->flags & (IW_NODE_WIDE | IW_NODE_PENDING | IW_NODE_VERIFY))
+            if (c->flags & (IW_NODE_WIDE | IW_NODE_PENDING | IW_NODE_VERIFY)) {
                 iw_node_free_tree(w, c);
-            else
-                free_leaf(w, c);
+            } else { /* a file on no list: nothing but its memory to let go */
+                account(w, c, -1);
+                node_free(w, c);
+            }
         }
         iw_table_free(w, d->slots, d->cap);
         iw_unlisted_free(w, d);
