@@ -364,6 +364,7 @@ IW_HIDDEN struct iw_node *iw_child_new(inowatch *w, struct iw_dir *parent, const
                                        size_t len, int type, uint64_t ino, int *ret_err);
 IW_HIDDEN void iw_node_free_tree(inowatch *w, struct iw_node *n);
 IW_HIDDEN struct iw_node *iw_child_find(const struct iw_dir *d, const char *name, size_t len);
+IW_HIDDEN void iw_child_prefetch(const struct iw_dir *d, uint32_t h, int node);
 IW_HIDDEN int iw_child_insert(inowatch *w, struct iw_dir *d, struct iw_node *n);
 IW_HIDDEN int iw_child_reserve(inowatch *w, struct iw_dir *d, size_t more);
 IW_HIDDEN void iw_child_remove(struct iw_dir *d, struct iw_node *n);
@@ -376,6 +377,7 @@ IW_HIDDEN int iw_is_ancestor(const struct iw_node *a, const struct iw_node *n);
 IW_HIDDEN struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to,
                                          const char *name, size_t len, int *ret_err);
 IW_HIDDEN struct iw_dir *iw_wd_find(struct iw_wdmap *m, int wd);
+IW_HIDDEN struct iw_dir *iw_wd_peek(const struct iw_wdmap *m, int wd);
 IW_HIDDEN int iw_wd_bind(inowatch *w, struct iw_dir *d, int wd);
 IW_HIDDEN void iw_wd_unbind(inowatch *w, struct iw_dir *d, int remove_watch);
 IW_HIDDEN void iw_wdmap_free(struct iw_wdmap *m);
