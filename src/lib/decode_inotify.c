@@ -244,11 +244,11 @@ static size_t prefetch_lookups(const inowatch *w, size_t off)
             continue;
         dir[n] = d;
         hash[n] = iw_hash_name(e->name, name_len(e));
-        iw_child_prefetch(d, hash[n], 0);
+        iw_child_prefetch_slot(d, hash[n]);
         n++;
     }
     for (int i = 0; i < n; i++)
-        iw_child_prefetch(dir[i], hash[i], 1);
+        iw_child_prefetch_node(dir[i], hash[i]);
     return off;
 }
 

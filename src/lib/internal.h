@@ -364,7 +364,8 @@ IW_HIDDEN struct iw_node *iw_child_new(inowatch *w, struct iw_dir *parent, const
                                        size_t len, int type, uint64_t ino, int *ret_err);
 IW_HIDDEN void iw_node_free_tree(inowatch *w, struct iw_node *n);
 IW_HIDDEN struct iw_node *iw_child_find(const struct iw_dir *d, const char *name, size_t len);
-IW_HIDDEN void iw_child_prefetch(const struct iw_dir *d, uint32_t h, int node);
+IW_HIDDEN void iw_child_prefetch_slot(const struct iw_dir *d, uint32_t h);
+IW_HIDDEN void iw_child_prefetch_node(const struct iw_dir *d, uint32_t h);
 IW_HIDDEN int iw_child_insert(inowatch *w, struct iw_dir *d, struct iw_node *n);
 IW_HIDDEN int iw_child_reserve(inowatch *w, struct iw_dir *d, size_t more);
 IW_HIDDEN void iw_child_remove(struct iw_dir *d, struct iw_node *n);

@@ -190,18 +190,18 @@ struct iw_node *iw_child_find(const struct iw_dir *d, const char *name, size_t l
 }
 
 /* Asks the cache for what iw_child_find(d, name) will read first, the name
- * hashing to h: with node 0, the table slot where the probe starts; with
- * node 1, the node that slot holds now (the slot itself is read, so it
- * should have been asked for first). A hint only: a prefetch never faults,
- * and a lookup that probes further or finds the table changed by then is
- * merely not helped. */
-void iw_child_prefetch(const struct iw_dir *d, uint32_t h, int node)
+ * hashing to h: the table slot where the probe starts, then (the slot in
+ * hand) the node that slot holds now. Hints only: a prefetch never
+ * faults, and a lookup that probes further or finds the table changed by
+ * then is merely not helped. */
+void iw_child_prefetch_slot(const struct iw_dir *d, uint32_t h)
 {
-    struct iw_node *const *slot = &d->slots[h & (d->cap - 1)];
-    if (node)
-        __builtin_prefetch(*slot);
-    else
-        __builtin_prefetch(slot);
+    __builtin_prefetch(&d->slots[h & (d->cap - 1)]);
+}
+
+void iw_child_prefetch_node(const struct iw_dir *d, uint32_t h)
+{
+    __builtin_prefetch(d->slots[h & (d->cap - 1)]);
 }
 
 static void table_put(struct iw_node **slots, uint32_t cap, struct iw_node *n)
