@@ -15,8 +15,9 @@
  *    events queued in between: a delete can come back OR'ed into the create
  *    (or modify) of the same file, ahead of renames it followed, and a
  *    rename repeated while the first is queued vanishes into it. Bits are
- *    applied in their only possible order (create, modify, attrib, delete),
- *    and the names of every rename, and of every delete that came merged
+ *    applied in the order they must have come (create, modify, attrib,
+ *    delete; a file's create and delete either way, see relinked()), and
+ *    the names of every rename, and of every delete that came merged
  *    with anything else, are settled against the disk at the end of the
  *    read, so the model never keeps what the reordering made it believe. */
 #include <errno.h>
@@ -176,12 +177,38 @@ static int adopt_new_dir(inowatch *w, struct iw_dir *d, const char *name, size_t
     return r;
 }
 
+/* A create and a delete of one file under one name, from one process, come
+ * as one event in either order: created then deleted (a temporary file), or
+ * deleted then created again, when the name was linked back to the same file
+ * (link(2) from another of its names). A directory has one name: always the
+ * first. For a file, the model tells which: a name it still has was there
+ * before the delete. */
+static int relinked(const struct iw_dir *d, const char *name, size_t len, uint64_t mask)
+{
+    if ((mask & (FAN_CREATE | FAN_DELETE | FAN_ONDIR)) != (FAN_CREATE | FAN_DELETE))
+        return 0;
+    return iw_child_find(d, name, len) || iw_unlisted_has(d, name, len);
+}
+
+/* The create of a name deleted first, in the same event: told only if the
+ * name is there now. A later delete merged into the event too (the disk
+ * has nothing) leaves nothing to report, and the settling has the last
+ * word either way. */
+static int create_again(inowatch *w, struct iw_dir *d, const char *name, size_t len)
+{
+    struct stat st;
+    if (!d || (d->node.flags & IW_NODE_DOOMED) || iw_lstat_child(w, d, name, len, &st) < 0)
+        return 0;
+    return iw_rule_create(w, d, name, len, 0);
+}
+
 static int entry_event(inowatch *w, struct iw_dir *d, const char *name, size_t len, uint64_t mask,
                        const struct fan_record *obj)
 {
     int isdir = (mask & FAN_ONDIR) != 0;
+    int again = relinked(d, name, len, mask);
     int r = 0;
-    if (mask & FAN_CREATE)
+    if ((mask & FAN_CREATE) && !again)
         r = iw_rule_create(w, d, name, len, isdir);
     if (r == 0 && (mask & FAN_CREATE) && isdir && obj->fsid && !w->no_recursive)
         r = adopt_new_dir(w, d, name, len, obj);
@@ -195,6 +222,8 @@ static int entry_event(inowatch *w, struct iw_dir *d, const char *name, size_t l
         int wd = d->wd;
         r = iw_rule_delete(w, d, name, len, isdir);
         d = iw_wd_find(&w->wds, wd);
+        if (r == 0 && again)
+            r = create_again(w, d, name, len);
         if (r == 0 && (mask & (FAN_CREATE | FAN_MODIFY | FAN_ATTRIB)))
             r = note_settle(w, d, name, len);
     }

@@ -830,6 +830,23 @@ class WatchTestCase(unittest.TestCase):
         else:
             self.assertEqual(inotify_watch_count(w.pid), dirs, msg)
 
+    def keep_evidence(self, w, initial):
+        """With $INOWATCH_KEEP set to a directory, a failed convergence
+        check leaves there what a replay by hand needs: the tree at ready
+        and the watcher's whole output (the random workers log their
+        operations there too, see test_random.RANDOM_PY)."""
+        keep = os.environ.get("INOWATCH_KEEP")
+        if not keep:
+            return
+        os.makedirs(keep, exist_ok=True)
+        with open(os.path.join(keep, "initial.txt"), "w") as f:
+            for k in sorted(initial):
+                f.write("%r %r\n" % (k, initial[k]))
+        with w.cond:
+            raw = list(w.raw)
+        with open(os.path.join(keep, "events.jsonl"), "wb") as f:
+            f.writelines(raw)
+
     def assertConverges(self, w, initial, msg="", exclude=None, start=0, end=None):
         """The core assertion: replaying the events on the tree at `ready`
         gives the tree on disk now. Call after sync()."""
@@ -837,6 +854,7 @@ class WatchTestCase(unittest.TestCase):
         try:
             got = reconstruct(initial, events)
         except ReplayError as e:
+            self.keep_evidence(w, initial)
             raise self.failureException("%s%s\n%s" % (msg + "\n" if msg else "", e, w.describe(5)))
         now = snapshot_all(w.roots, cwd=w.cwd, exclude=exclude)
         diff = tree_diff(now, got)
@@ -847,6 +865,7 @@ class WatchTestCase(unittest.TestCase):
             for p in bad[:4]:
                 hist.append("events about %s (or a directory above it):" % show(p))
                 hist += ["  #%d %s" % (start + i, show_event(e)) for i, e in history(events, p)[-12:]]
+            self.keep_evidence(w, initial)
             raise self.failureException("%sthe events do not give the tree on disk:\n%s\n%s\n%s"
                                         % (msg + "\n" if msg else "", "\n".join(diff), "\n".join(hist),
                                            w.describe(10)))

@@ -128,6 +128,37 @@ class Existing(WatchTestCase):
         self.assertConverges(w, initial)
         w.stop()
 
+    def test_name_unlinked_and_linked_again(self):
+        """A process unlinks a name and links it again to the same file
+        (through another of its hard links). fanotify merges the create
+        into the delete still queued (same directory, name, file and
+        process): one event with both bits, which here came delete first.
+        Told so, for a listed file (a hash) and for one an event made a
+        node; unlinked a third time, the name ends deleted."""
+        root = self.mkroot()
+        for name in ("listed", "touched", "thrice"):
+            write(os.path.join(root, name), b"data")
+            os.link(os.path.join(root, name), os.path.join(root, name + ".link"))
+        w, initial = self.start(root)
+        write(os.path.join(root, "touched"), b"more", mode="ab")
+        n0 = w.sync()  # past the scan's window too: the queue was read empty
+        for name in ("listed", "touched", "thrice"):
+            os.unlink(os.path.join(root, name))
+            os.link(os.path.join(root, name + ".link"), os.path.join(root, name))
+        os.unlink(os.path.join(root, "thrice"))
+        n1 = w.sync()
+        thrice = [("delete", join(root, "thrice"), "file")]
+        if BACKEND == "inotify":  # no merging: each step is told
+            thrice += [("create", join(root, "thrice"), "file"),
+                       ("delete", join(root, "thrice"), "file")]
+        self.assertEvents(w, n0, n1, [("delete", join(root, "listed"), "file"),
+                                      ("create", join(root, "listed"), "file"),
+                                      ("delete", join(root, "touched"), "file"),
+                                      ("create", join(root, "touched"), "file")] + thrice,
+                          ignore=("attrib",))
+        self.assertConverges(w, initial)
+        w.stop()
+
     def test_move_out_and_back(self):
         root = self.mkroot()
         outside = self.path("outside")

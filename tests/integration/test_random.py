@@ -16,6 +16,27 @@ import os, random, shutil, stat, sys
 root, outside, seed, nops = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 rnd = random.Random(seed)
 counter = [0]
+# $INOWATCH_KEEP: each operation that succeeded, with its time, for a
+# failure's post-mortem (iwtest.keep_evidence).
+oplog = None
+if os.environ.get("INOWATCH_KEEP"):
+    import time
+    os.makedirs(os.environ["INOWATCH_KEEP"], exist_ok=True)
+    oplog = open(os.path.join(os.environ["INOWATCH_KEEP"], "ops-%d.txt" % seed), "w", buffering=1)
+
+    def logged(fn, what):
+        def call(*a, **kw):
+            try:
+                r = fn(*a, **kw)
+            except OSError as e:
+                oplog.write("%.6f %s %r %s\n" % (time.monotonic(), what, a, e.strerror))
+                raise
+            oplog.write("%.6f %s %r\n" % (time.monotonic(), what, a))
+            return r
+        return call
+    for f in ("open", "mkdir", "rename", "unlink", "chmod", "symlink", "link", "mkfifo"):
+        setattr(os, f, logged(getattr(os, f), f))
+    shutil.rmtree = logged(shutil.rmtree, "rmtree")
 
 def name():
     counter[0] += 1
