@@ -202,6 +202,24 @@ static int create_again(inowatch *w, struct iw_dir *d, const char *name, size_t 
     return iw_rule_create(w, d, name, len, 0);
 }
 
+/* A directory's delete carries the directory's own handle: that directory
+ * goes, wherever the model has it, for the name may be stale (read late,
+ * the model may have met another directory under it already, whose watch
+ * must stay). One not known by its handle (not read yet) goes by its name,
+ * unless a directory known by another handle has that name now. */
+static int delete_dir(inowatch *w, struct iw_dir *d, const char *name, size_t len,
+                      const struct fan_record *obj)
+{
+    struct iw_dir *gone = dir_of(w, obj);
+    if (gone && gone->node.type == INOWATCH_TYPE_DIR)
+        return iw_rule_delete_dir(w, gone);
+    struct iw_node *c = iw_child_find(d, name, len);
+    struct iw_dir *cd = c ? iw_as_dir(c) : NULL;
+    if (cd && c->type == INOWATCH_TYPE_DIR && cd->wd >= 0)
+        return 0;
+    return iw_rule_delete(w, d, name, len, 1);
+}
+
 static int entry_event(inowatch *w, struct iw_dir *d, const char *name, size_t len, uint64_t mask,
                        const struct fan_record *obj)
 {
@@ -220,7 +238,7 @@ static int entry_event(inowatch *w, struct iw_dir *d, const char *name, size_t l
         /* Checked later than the other bits even when it came first:
          * settle() decides what is there. */
         int wd = d->wd;
-        r = iw_rule_delete(w, d, name, len, isdir);
+        r = isdir ? delete_dir(w, d, name, len, obj) : iw_rule_delete(w, d, name, len, 0);
         d = iw_wd_find(&w->wds, wd);
         if (r == 0 && again)
             r = create_again(w, d, name, len);

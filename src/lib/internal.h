@@ -476,6 +476,7 @@ IW_HIDDEN int iw_rescan_all(inowatch *w);
 IW_HIDDEN int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, size_t len, int isdir);
 IW_HIDDEN int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len,
                              int isdir);
+IW_HIDDEN int iw_rule_delete_dir(inowatch *w, struct iw_dir *gone);
 IW_HIDDEN int iw_rule_move(inowatch *w, struct iw_dir *from, const char *fname, size_t flen,
                            struct iw_dir *to, const char *tname, size_t tlen, int isdir);
 IW_HIDDEN int iw_rule_change(inowatch *w, struct iw_dir *d, const char *name, size_t len,

@@ -136,7 +136,26 @@ int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len, 
         return 0;
     int err;
     struct iw_node *c = iw_child_get(w, d, name, len, isdir, &err);
-    return c ? emit_delete_and_remove(w, c, 0) : err;
+    if (!c)
+        return err;
+    /* A directory where a file was deleted, or the reverse: the model met
+     * the newer entry already (a listing or an lstat ahead of the queue),
+     * and this delete is about the one before it. Removing the newer
+     * entry would drop a directory whose watch another node of the model
+     * may need (the same directory met at its old place too). */
+    if ((c->type == INOWATCH_TYPE_DIR) != (isdir != 0))
+        return 0;
+    return emit_delete_and_remove(w, c, 0);
+}
+
+/* A directory's deletion, known by the directory itself rather than by a
+ * name (fanotify reports its handle): removed wherever the model has it. */
+int iw_rule_delete_dir(inowatch *w, struct iw_dir *gone)
+{
+    struct iw_dir *parent = gone->node.parent;
+    if (!parent || (parent->node.flags & IW_NODE_DOOMED))
+        return 0; /* a root (its own mark tells), or goes with its parent */
+    return emit_delete_and_remove(w, &gone->node, 0);
 }
 
 /* Reports n and everything the model has below it as created. */

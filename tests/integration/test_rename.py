@@ -3,6 +3,7 @@ of the watched tree, editor-style saves, renames over existing entries."""
 
 import os
 import shutil
+import signal
 import unittest
 
 from iwtest import (BACKEND, WatchTestCase, join, real_events, show, show_event,
@@ -403,6 +404,53 @@ class Renames(WatchTestCase):
                                       ("create", join(root, "p"), "dir"),
                                       ("create", join(root, "p/in-q"), "dir"),
                                       ("create", join(root, "p/in-q/f"), "file")])
+        self.assertConverges(w, initial)
+        w.stop()
+
+    def test_stale_events_about_a_name_a_moved_directory_took(self):
+        """Read long after the fact, events describe names the disk has
+        moved on from. A file moved in as n4 and deleted, then a directory
+        renamed to n4 with a known directory inside it: when the file's
+        move is read, n4 is already the directory (listed then, so the
+        known directory is met at a second place); when the file's delete
+        is read, in a later read, it must not remove that directory, and
+        the known directory's own renames, read after, must leave its
+        events reported at its real place."""
+        root = self.mkroot()
+        outside = self.path("outside")
+        os.makedirs(os.path.join(outside, "noise"))
+        write(os.path.join(outside, "f"), b"f")
+        os.makedirs(os.path.join(root, "r", "n6", "e1016", "e1060"))
+        os.makedirs(os.path.join(root, "e519"))
+        write(os.path.join(root, "e519", "old"), b"old")
+        os.makedirs(os.path.join(root, "noise"))
+        w, initial = self.start(root)
+        os.kill(w.pid, signal.SIGSTOP)
+        try:
+            os.rename(os.path.join(outside, "f"), os.path.join(root, "n4"))
+            # More events than one read takes (inside the tree for inotify,
+            # anywhere on the filesystem for fanotify): the file's move and
+            # its delete are read and applied in different batches.
+            for i in range(3000):
+                p = os.path.join(root, "noise", "x%d" % i)
+                write(p, b"")
+                os.unlink(p)
+            os.unlink(os.path.join(root, "n4"))
+            e1105 = os.path.join(root, "r", "n6", "e1016", "e1060", "e1105")
+            os.rename(os.path.join(root, "e519"), e1105)
+            os.rename(os.path.join(root, "r", "n6", "e1016"), os.path.join(root, "n4"))
+            moved = os.path.join(root, "n4", "e1060", "e1105")
+            write(os.path.join(moved, "new"), b"new")
+            os.unlink(os.path.join(moved, "old"))
+        finally:
+            os.kill(w.pid, signal.SIGCONT)
+        w.sync()
+        self.assertConverges(w, initial, msg="after the stale events: ")
+        n0 = w.count()
+        write(os.path.join(moved, "later"), b"later")  # its events still come
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [("create", join(root, "n4/e1060/e1105/later"), "file")],
+                          ignore=("modify",))
         self.assertConverges(w, initial)
         w.stop()
 
