@@ -62,6 +62,18 @@ static int same_entry(const inowatch *w, const struct iw_node *c, const struct s
     return !(c->flags & IW_NODE_HASHED) || (w->scan_window && !onto);
 }
 
+/* A name the quiet scan listed as a regular file (a hash, unlisted.c) now
+ * names something else: that file is gone, whatever became of the event
+ * that said so, and its delete is told before the new entry's create. */
+static int drop_listed_file(inowatch *w, struct iw_dir *d, const char *name, size_t len)
+{
+    if (!d->unlisted || !iw_unlisted_has(d, name, len))
+        return 0;
+    int err = 0;
+    struct iw_node *old = iw_child_get(w, d, name, len, 0, &err);
+    return old ? emit_delete_and_remove(w, old, 0) : err;
+}
+
 /* An entry appeared in d: created, moved in (onto: by a rename, which may
  * have replaced what had the name), or reported again because a scan
  * already found it. */
@@ -109,10 +121,13 @@ static int create_entry(inowatch *w, struct iw_dir *d, const char *name, size_t 
     }
     if (iw_entry_excluded(w, d, name, len, type == INOWATCH_TYPE_DIR))
         return 0;
+    int r = type == INOWATCH_TYPE_FILE ? 0 : drop_listed_file(w, d, name, len);
+    if (r < 0)
+        return r;
     c = iw_child_new(w, d, name, len, type, ino, &err);
     if (!c)
         return err;
-    int r = iw_emit(w, INOWATCH_CREATE, c, 0);
+    r = iw_emit(w, INOWATCH_CREATE, c, 0);
     if (r == 0 && type == INOWATCH_TYPE_DIR && !w->no_recursive)
         r = iw_list_add(&w->pending, c);
     /* Its type was a guess, or read through a path a directory's rename

@@ -169,8 +169,14 @@ static int match_known(inowatch *w, struct iw_dir *d, int fd, const struct diren
                        size_t len, int type, enum iw_scan_mode mode)
 {
     struct iw_node *c = iw_child_find(d, e->d_name, len);
-    if (!c && type == INOWATCH_TYPE_FILE && iw_unlisted_has(d, e->d_name, len))
-        return 1; /* listed before, kept as a hash: the same file */
+    if (!c && d->unlisted && iw_unlisted_has(d, e->d_name, len)) {
+        if (type == INOWATCH_TYPE_FILE)
+            return 1; /* listed before, kept as a hash: the same file */
+        int err = 0; /* the listed file is gone: another kind of entry has its name */
+        c = iw_child_get(w, d, e->d_name, len, 0, &err);
+        if (err < 0)
+            return err;
+    }
     if (c && c->type == type && (c->ino == 0 || c->ino == e->d_ino)) {
         c->flags |= IW_NODE_SEEN;
         if (!c->ino)

@@ -18,12 +18,13 @@
  * are both kept; a name that was never listed but shares them is taken for
  * a listed one (one chance in two billion per pair of names in a
  * directory). What such a collision costs depends on the event that meets
- * it: a create does not consult the hashes once the scan's own events are
- * read; a rename onto the new name reports a delete of that name first,
- * which did not exist, and takes the listed name's entry, so that the
- * listed file's own later delete or change is not reported and its rename
- * is told as a create of the new name; and a create read with the scan's
- * own events is taken for the listed file, a duplicate. */
+ * it: a create of a regular file does not consult the hashes once the
+ * scan's own events are read; a rename onto the new name, or a directory
+ * (anything but a regular file) made under it, reports a delete of that
+ * name first, which did not exist, and takes the listed name's entry, so
+ * that the listed file's own later delete or change is not reported and
+ * its rename is told as a create of the new name; and a create read with
+ * the scan's own events is taken for the listed file, a duplicate. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
