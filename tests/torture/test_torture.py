@@ -2,8 +2,10 @@
 system operations over two watched roots and a directory outside them
 (creates, writes, mkdir, renames of files and subtrees within and across
 roots, moves in and out, unlink, rm -rf, chmod, symlinks, hard links,
-fifos), with and without a forced queue overflow. The events must replay to
-the trees on disk, with no create repeated without a delete between.
+fifos), with and without a forced queue overflow, and with the watcher
+stopped while they run (read late: with fanotify, many events merged). The
+events must replay to the trees on disk, with no create repeated without a
+delete between.
 
 Seeds: three fixed ones, plus one random (printed) or $INOWATCH_SEED. A
 failure message starts with the seed and the command that replays it.
@@ -51,6 +53,15 @@ class Torture(WatchTestCase):
             os.kill(pid, signal.SIGCONT)
             time.sleep(0.2)
 
+    def stop_throughout(self, pid, done):
+        """Stops the watcher for as long as the workers run: it reads it
+        all late, in big batches, when the disk is far ahead of the queue
+        and most names it reads have moved on (with fanotify, the kernel
+        has merged many events into earlier ones meanwhile)."""
+        os.kill(pid, signal.SIGSTOP)
+        done.wait()
+        os.kill(pid, signal.SIGCONT)
+
     def overflow_once_more(self, w, top):
         """Whatever the timing did, end with one certain overflow: more
         new files than the queue holds while the watcher is stopped."""
@@ -77,7 +88,14 @@ class Torture(WatchTestCase):
         for p in procs:
             self.assertEqual(p.wait(timeout=600), 0, "a worker failed")
 
-    def run_seed(self, seed, overflow):
+    def run_seed(self, seed, overflow, pauser=None, replay=None):
+        """One run: the starting trees, the watcher, three workers at once
+        (with overflow: the queue made small, and the watcher stopped now
+        and then by `pauser`, pause_repeatedly by default), then the
+        convergence check. `replay` names the random-seed test to replay a
+        failure with."""
+        if overflow and not replay:
+            replay = "overflow"
         roots = [self.mkroot("r1"), self.mkroot("r2")]
         outside = self.path("outside")
         os.mkdir(outside)
@@ -104,7 +122,7 @@ class Torture(WatchTestCase):
         try:
             initial = snapshot_all(w.roots)
             done = threading.Event()
-            pauser = threading.Thread(target=self.pause_repeatedly, args=(w.pid, done))
+            pauser = threading.Thread(target=pauser or self.pause_repeatedly, args=(w.pid, done))
             if overflow:
                 pauser.start()
             try:
@@ -127,8 +145,9 @@ class Torture(WatchTestCase):
         except AssertionError as e:
             raise self.failureException(
                 "seed %d%s (replay: INOWATCH_SEED=%d python3 -m unittest %s): %s"
-                % (seed, " with overflows" if overflow else "", seed,
-                   "test_torture.Torture.test_random_seed" + ("_overflow" if overflow else ""),
+                % (seed, {"overflow": " with overflows", "stopped": " with the watcher stopped"}
+                   .get(replay, ""), seed,
+                   "test_torture.Torture.test_random_seed" + ("_" + replay if replay else ""),
                    e)) from None
 
     def test_seed_1(self):
@@ -149,6 +168,11 @@ class Torture(WatchTestCase):
         if not have_root():
             self.skipTest("forcing an overflow needs root (it lowers %s briefly)" % QUEUE_SYSCTL)
         self.run_seed(random_seed(), True)
+
+    def test_random_seed_stopped(self):
+        if not have_root():
+            self.skipTest("forcing an overflow needs root (it lowers %s briefly)" % QUEUE_SYSCTL)
+        self.run_seed(random_seed(), True, self.stop_throughout, replay="stopped")
 
 
 if __name__ == "__main__":
