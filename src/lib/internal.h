@@ -45,6 +45,7 @@ enum iw_node_flags {
     IW_NODE_VERIFY = 1u << 4,  /* listed in w->verify: type and inode to check at batch end */
     IW_NODE_HASHED = 1u << 5,  /* made from a listed file's hash (unlisted.c): inode unknown */
     IW_NODE_DOOMED = 1u << 6,  /* a directory whose own deletion was read: its subtree goes whole */
+    IW_NODE_STALE = 1u << 7,   /* listed in w->stale: its watch went to another node (rules.c) */
 };
 
 /* One entry of a watched tree: 24 bytes plus the name. Files are this
@@ -301,6 +302,10 @@ struct inowatch {
      * before the event was read), and every renamed one: checked against
      * the disk at the end of the batch. */
     struct iw_nodelist verify;
+    /* Directories whose watch a listing gave to another node, the same
+     * directory met elsewhere: checked at the end of the batch
+     * (iw_rule_drop_stale_copies). */
+    struct iw_nodelist stale;
     struct iw_typecache typecache;
     /* The buffer being applied moves a directory. Until that rename is
      * applied, the model's paths below it lead to whatever took its place
@@ -477,6 +482,7 @@ IW_HIDDEN int iw_rule_create(inowatch *w, struct iw_dir *d, const char *name, si
 IW_HIDDEN int iw_rule_delete(inowatch *w, struct iw_dir *d, const char *name, size_t len,
                              int isdir);
 IW_HIDDEN int iw_rule_delete_dir(inowatch *w, struct iw_dir *gone);
+IW_HIDDEN int iw_rule_drop_stale_copies(inowatch *w);
 IW_HIDDEN int iw_rule_move(inowatch *w, struct iw_dir *from, const char *fname, size_t flen,
                            struct iw_dir *to, const char *tname, size_t tlen, int isdir);
 IW_HIDDEN int iw_rule_change(inowatch *w, struct iw_dir *d, const char *name, size_t len,

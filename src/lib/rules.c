@@ -365,6 +365,33 @@ int iw_rule_move(inowatch *w, struct iw_dir *from, const char *fname, size_t fle
     return do_rename(w, src, to, tname, tlen);
 }
 
+/* Directories whose watch a listing gave to another node of the model: the
+ * same directory, met where it is now, while this node waits where queued
+ * renames have not moved it from yet; or a bind mount, one directory at two
+ * places. At the end of a batch, a node whose path no longer leads to that
+ * directory is dropped, with its delete: kept, it would hold a directory
+ * whose watch goes if the other node does (a stale delete can remove it),
+ * and nothing would report what changes in it. Its queued events find the
+ * other node, or nothing. */
+int iw_rule_drop_stale_copies(inowatch *w)
+{
+    struct iw_nodelist *l = &w->stale;
+    while (l->count > 0) {
+        struct iw_node *n = l->items[l->count - 1];
+        iw_list_drop(l, n);
+        if (iw_as_dir(n)->wd >= 0 || !n->ino)
+            continue; /* watched again, or nothing to compare */
+        struct stat st;
+        if (iw_lstat_child(w, n->parent, iw_name(n), n->name_len, &st) == 0 &&
+            S_ISDIR(st.st_mode) && st.st_ino == n->ino)
+            continue; /* still there too: a bind mount */
+        int r = emit_delete_and_remove(w, n, 0);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 int iw_rule_overflow(inowatch *w)
 {
     w->overflowed = 1;

@@ -480,6 +480,11 @@ int iw_wd_bind(inowatch *w, struct iw_dir *d, int wd)
         wd_remove_slot(&w->wds, wd);
         owner->wd = -1;
         w->stats.watches--;
+        /* The same directory, met elsewhere by a listing: one of the two
+         * places is stale (or a bind mount), told at the batch's end. */
+        int r = owner->node.parent ? iw_list_add(&w->stale, &owner->node) : 0;
+        if (r < 0)
+            return r;
     }
     if (d->wd >= 0)
         iw_wd_unbind(w, d, 1);
@@ -600,6 +605,7 @@ void iw_node_free_tree(inowatch *w, struct iw_node *n)
     }
     iw_list_drop(&w->pending, n);
     iw_list_drop(&w->verify, n);
+    iw_list_drop(&w->stale, n);
     if (d)
         iw_dirfd_forget(w, d);
     account(w, n, -1);
@@ -674,6 +680,7 @@ struct iw_node *iw_rename_node(inowatch *w, struct iw_node *n, struct iw_dir *to
         }
         list_replace(&w->pending, n, nn);
         list_replace(&w->verify, n, nn);
+        list_replace(&w->stale, n, nn);
         if (od)
             iw_dirfd_forget(w, od); /* n's address may come back */
         node_free(w, n);

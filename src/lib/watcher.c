@@ -48,6 +48,7 @@ int inowatch_new(inowatch **ret, const struct inowatch_options *options)
     w->pair_wait_ms = IW_PAIR_WAIT_MS;
     w->pending.flag = IW_NODE_PENDING;
     w->verify.flag = IW_NODE_VERIFY;
+    w->stale.flag = IW_NODE_STALE;
     if (o->backend < INOWATCH_BACKEND_INOTIFY || o->backend > INOWATCH_BACKEND_AUTO) {
         r = -EINVAL;
         goto fail;
@@ -80,6 +81,7 @@ void inowatch_free(inowatch *w)
     iw_wdmap_free(&w->wds);
     iw_list_free(&w->pending);
     iw_list_free(&w->verify);
+    iw_list_free(&w->stale);
     iw_typecache_free(w);
     iw_batch_free(&w->batch);
     free(w->rd);
@@ -217,6 +219,8 @@ static int process(inowatch *w)
         r = iw_scan_pending(w);
     if (r == 0)
         r = iw_verify_renamed(w);
+    if (r == 0)
+        r = iw_rule_drop_stale_copies(w);
     for (int round = 0; r == 0 && w->overflowed && round < IW_RESCAN_ROUNDS; round++) {
         had_overflow = 1;
         w->overflowed = 0;
@@ -229,6 +233,8 @@ static int process(inowatch *w)
             r = iw_scan_pending(w);
         if (r == 0)
             r = iw_verify_renamed(w);
+        if (r == 0)
+            r = iw_rule_drop_stale_copies(w);
     }
     if (r == 0 && !had_overflow && !w->overflowed && w->read_drained)
         w->clean_at = w->read_started;

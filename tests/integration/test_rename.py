@@ -454,6 +454,41 @@ class Renames(WatchTestCase):
         self.assertConverges(w, initial)
         w.stop()
 
+    def test_directory_made_deleted_and_its_name_taken_by_a_known_one(self):
+        """Read late: a directory made and removed, and a known directory
+        moved to its name. Listed when the mkdir is read, the name already
+        leads to the known directory: the model meets it at a second place
+        and the listing takes its watch. The rmdir, read in a later batch,
+        can only name what it removed (inotify cannot tell that directory
+        from the one there now); the known directory's own move, read
+        after, must still leave its events reported."""
+        root = self.mkroot()
+        os.makedirs(os.path.join(root, "known"))
+        write(os.path.join(root, "known", "old"), b"old")
+        os.makedirs(os.path.join(root, "noise"))
+        w, initial = self.start(root)
+        os.kill(w.pid, signal.SIGSTOP)
+        try:
+            os.mkdir(os.path.join(root, "n"))
+            for i in range(10000):  # the mkdir and the rest in different reads
+                p = os.path.join(root, "noise", "x%d" % i)
+                write(p, b"")
+                os.unlink(p)
+            os.rmdir(os.path.join(root, "n"))
+            os.rename(os.path.join(root, "known"), os.path.join(root, "n"))
+            write(os.path.join(root, "n", "new"), b"new")
+        finally:
+            os.kill(w.pid, signal.SIGCONT)
+        w.sync()
+        self.assertConverges(w, initial, msg="after the late reads: ")
+        n0 = w.count()
+        write(os.path.join(root, "n", "later"), b"later")
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [("create", join(root, "n/later"), "file")],
+                          ignore=("modify",))
+        self.assertConverges(w, initial)
+        w.stop()
+
 
 if __name__ == "__main__":
     unittest.main()

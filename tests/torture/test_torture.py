@@ -27,7 +27,7 @@ from iwtest import BACKEND, WatchTestCase, have_root, snapshot_all  # noqa: E402
 from test_random import RANDOM_PY  # noqa: E402
 
 # Operations per worker process; three workers run at once.
-OPS = int(os.environ.get("INOWATCH_TORTURE_OPS", "4000"))
+OPS = int(os.environ.get("INOWATCH_TORTURE_OPS", "3000"))
 WORKERS = 3
 QUEUE_SYSCTL = "/proc/sys/fs/inotify/max_queued_events"
 

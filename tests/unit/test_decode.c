@@ -25,6 +25,7 @@ static inowatch *watcher_with_files(const char *const *names, size_t n, const ch
     w->batch.id = 1;
     w->pending.flag = IW_NODE_PENDING;
     w->verify.flag = IW_NODE_VERIFY;
+    w->stale.flag = IW_NODE_STALE;
     w->events_wanted = INOWATCH_MODIFY;
     int err = 0;
     struct iw_dir *root =

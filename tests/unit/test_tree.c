@@ -16,6 +16,7 @@ static inowatch *fake_watcher(void)
     w->batch.id = 1;
     w->pending.flag = IW_NODE_PENDING;
     w->verify.flag = IW_NODE_VERIFY;
+    w->stale.flag = IW_NODE_STALE;
     return w;
 }
 
@@ -205,7 +206,8 @@ static void test_rename_longer(struct iw_check *t)
 }
 
 /* The kernel gives one wd per inode: binding it to a second node moves it,
- * and the first node is left unwatched. */
+ * and the first node is left unwatched, listed for the end of the batch's
+ * check (iw_rule_drop_stale_copies), until it goes. */
 static void test_wd_ownership(struct iw_check *t)
 {
     inowatch *w = fake_watcher();
@@ -219,6 +221,8 @@ static void test_wd_ownership(struct iw_check *t)
     CHECK_EQ(iw_wd_bind(w, y, 5), 0);
     CHECK(iw_wd_find(&w->wds, 5) == y);
     CHECK_EQ(x->wd, -1);
+    CHECK_EQ(w->stale.count, 1);
+    CHECK(w->stale.count == 1 && w->stale.items[0] == &x->node);
     CHECK_EQ(w->stats.watches, 500);
     for (int wd = 1; wd <= 500; wd++)
         CHECK(iw_wd_find(&w->wds, wd) != NULL);
@@ -226,7 +230,9 @@ static void test_wd_ownership(struct iw_check *t)
     iw_remove_subtree(w, &root->node);
     CHECK_EQ(w->stats.watches, 0);
     CHECK_EQ(w->wds.count, 0);
+    CHECK_EQ(w->stale.count, 0);
     iw_wdmap_free(&w->wds);
+    iw_list_free(&w->stale);
     free(w);
 }
 
