@@ -32,7 +32,31 @@ def make_tree(base, depth=3, files=2, dirs=2):
     return out
 
 
+def churn(d, n):
+    """n files made and removed in d: more events than one read of the
+    watcher takes (in the tree for inotify, anywhere on the filesystem for
+    fanotify), so that what comes before and after is read apart."""
+    for i in range(n):
+        p = os.path.join(d, "x%d" % i)
+        write(p, b"")
+        os.unlink(p)
+
+
 class Renames(WatchTestCase):
+
+    def assertStillWatched(self, w, initial, root, rel):
+        """After late reads: the events give the tree on disk, and a file
+        made in `rel` now is reported there (its directory kept its watch
+        at its real place)."""
+        w.sync()
+        self.assertConverges(w, initial, msg="after the late reads: ")
+        n0 = w.count()
+        write(os.path.join(root, rel, "later"), b"later")
+        n1 = w.sync()
+        self.assertEvents(w, n0, n1, [("create", join(root, rel + "/later"), "file")],
+                          ignore=("modify",))
+        self.assertConverges(w, initial)
+        w.stop()
 
     def test_rename_file(self):
         root = self.mkroot()
@@ -418,7 +442,7 @@ class Renames(WatchTestCase):
         events reported at its real place."""
         root = self.mkroot()
         outside = self.path("outside")
-        os.makedirs(os.path.join(outside, "noise"))
+        os.makedirs(outside)
         write(os.path.join(outside, "f"), b"f")
         os.makedirs(os.path.join(root, "r", "n6", "e1016", "e1060"))
         os.makedirs(os.path.join(root, "e519"))
@@ -428,13 +452,7 @@ class Renames(WatchTestCase):
         os.kill(w.pid, signal.SIGSTOP)
         try:
             os.rename(os.path.join(outside, "f"), os.path.join(root, "n4"))
-            # More events than one read takes (inside the tree for inotify,
-            # anywhere on the filesystem for fanotify): the file's move and
-            # its delete are read and applied in different batches.
-            for i in range(3000):
-                p = os.path.join(root, "noise", "x%d" % i)
-                write(p, b"")
-                os.unlink(p)
+            churn(os.path.join(root, "noise"), 3000)  # the move and the delete: two reads
             os.unlink(os.path.join(root, "n4"))
             e1105 = os.path.join(root, "r", "n6", "e1016", "e1060", "e1105")
             os.rename(os.path.join(root, "e519"), e1105)
@@ -444,15 +462,7 @@ class Renames(WatchTestCase):
             os.unlink(os.path.join(moved, "old"))
         finally:
             os.kill(w.pid, signal.SIGCONT)
-        w.sync()
-        self.assertConverges(w, initial, msg="after the stale events: ")
-        n0 = w.count()
-        write(os.path.join(moved, "later"), b"later")  # its events still come
-        n1 = w.sync()
-        self.assertEvents(w, n0, n1, [("create", join(root, "n4/e1060/e1105/later"), "file")],
-                          ignore=("modify",))
-        self.assertConverges(w, initial)
-        w.stop()
+        self.assertStillWatched(w, initial, root, "n4/e1060/e1105")
 
     def test_directory_made_deleted_and_its_name_taken_by_a_known_one(self):
         """Read late: a directory made and removed, and a known directory
@@ -470,24 +480,13 @@ class Renames(WatchTestCase):
         os.kill(w.pid, signal.SIGSTOP)
         try:
             os.mkdir(os.path.join(root, "n"))
-            for i in range(10000):  # the mkdir and the rest in different reads
-                p = os.path.join(root, "noise", "x%d" % i)
-                write(p, b"")
-                os.unlink(p)
+            churn(os.path.join(root, "noise"), 10000)  # the mkdir and the rest: two reads
             os.rmdir(os.path.join(root, "n"))
             os.rename(os.path.join(root, "known"), os.path.join(root, "n"))
             write(os.path.join(root, "n", "new"), b"new")
         finally:
             os.kill(w.pid, signal.SIGCONT)
-        w.sync()
-        self.assertConverges(w, initial, msg="after the late reads: ")
-        n0 = w.count()
-        write(os.path.join(root, "n", "later"), b"later")
-        n1 = w.sync()
-        self.assertEvents(w, n0, n1, [("create", join(root, "n/later"), "file")],
-                          ignore=("modify",))
-        self.assertConverges(w, initial)
-        w.stop()
+        self.assertStillWatched(w, initial, root, "n")
 
 
 if __name__ == "__main__":
