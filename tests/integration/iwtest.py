@@ -221,7 +221,13 @@ def snapshot_all(roots, cwd=None, exclude=None):
 
 
 class ReplayError(AssertionError):
-    pass
+    """An event that makes no sense where it is; `index` and `path` say
+    which (for the history of that path before it)."""
+
+    def __init__(self, msg, index=None, path=None):
+        super().__init__(msg)
+        self.index = index
+        self.path = path
 
 
 def reconstruct(initial, events, strict_content=True):
@@ -261,7 +267,8 @@ def reconstruct(initial, events, strict_content=True):
         lo = max(0, i - 8)
         ctx = "\n".join("  %s#%d %s" % ("->" if j == i else "  ", j, show_event(events[j]))
                         for j in range(lo, min(len(events), i + 3)))
-        raise ReplayError("event #%d %s: %s\n%s" % (i, show_event(ev), why, ctx))
+        raise ReplayError("event #%d %s: %s\n%s" % (i, show_event(ev), why, ctx), i,
+                          ev.get("from") if "from" in ev and "rename of" in why else ev.get("path"))
 
     for i, ev in enumerate(events):
         kind = ev.get("event")
@@ -339,6 +346,18 @@ def history(events, path):
             out.append((i, e))
     out.reverse()
     return out
+
+
+def replay_history(initial, events, err):
+    """What came before a replay error about a path: whether the tree at
+    ready had it, and the events about it (or a directory above it) up to
+    the failing one. A CI log has no other trace of them."""
+    if err.path is None:
+        return ""
+    p = to_bytes(err.path)
+    lines = ["at ready %s %s" % (show(p), "was a %s" % initial[p] if p in initial else "was absent")]
+    lines += ["  #%d %s" % (i, show_event(ev)) for i, ev in history(events[:err.index], p)[-12:]]
+    return "events before it about %s (or a directory above it):\n%s\n" % (show(p), "\n".join(lines))
 
 
 def tree_diff(expected, got, limit=40):
@@ -855,7 +874,9 @@ class WatchTestCase(unittest.TestCase):
             got = reconstruct(initial, events)
         except ReplayError as e:
             self.keep_evidence(w, initial)
-            raise self.failureException("%s%s\n%s" % (msg + "\n" if msg else "", e, w.describe(5)))
+            raise self.failureException("%s%s\n%s%s" % (msg + "\n" if msg else "", e,
+                                                         replay_history(initial, events, e),
+                                                         w.describe(5)))
         now = snapshot_all(w.roots, cwd=w.cwd, exclude=exclude)
         diff = tree_diff(now, got)
         if diff:
