@@ -204,6 +204,21 @@ int inowatch_add(inowatch *w, const char *path)
     return r;
 }
 
+/* Applies what was read, then what waits for the batch's end: new
+ * directories scanned, guessed types checked, stale copies dropped (each
+ * after the batch's renames, so that paths are current). */
+static int apply_batch(inowatch *w)
+{
+    int r = iw_apply_buffer(w);
+    if (r == 0)
+        r = iw_scan_pending(w);
+    if (r == 0)
+        r = iw_verify_renamed(w);
+    if (r == 0)
+        r = iw_rule_drop_stale_copies(w);
+    return r;
+}
+
 /* Applies what was read, scans new directories, and recovers from
  * overflows by rescanning; the queue is drained while rescanning and what
  * was drained is applied in turn. */
@@ -214,13 +229,7 @@ static int process(inowatch *w)
     /* Each batch tries the watch limit again, and reports it again, rather
      * than leaving new directories silently unwatched. */
     w->limit_hit = 0;
-    int r = iw_apply_buffer(w);
-    if (r == 0)
-        r = iw_scan_pending(w);
-    if (r == 0)
-        r = iw_verify_renamed(w);
-    if (r == 0)
-        r = iw_rule_drop_stale_copies(w);
+    int r = apply_batch(w);
     for (int round = 0; r == 0 && w->overflowed && round < IW_RESCAN_ROUNDS; round++) {
         had_overflow = 1;
         w->overflowed = 0;
@@ -228,13 +237,7 @@ static int process(inowatch *w)
         w->rescan_since.tv_sec -= IW_RESCAN_SLACK_SEC;
         r = iw_rescan_all(w);
         if (r == 0)
-            r = iw_apply_buffer(w);
-        if (r == 0)
-            r = iw_scan_pending(w);
-        if (r == 0)
-            r = iw_verify_renamed(w);
-        if (r == 0)
-            r = iw_rule_drop_stale_copies(w);
+            r = apply_batch(w);
     }
     if (r == 0 && !had_overflow && !w->overflowed && w->read_drained)
         w->clean_at = w->read_started;

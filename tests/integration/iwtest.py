@@ -25,6 +25,7 @@ Environment: INOWATCH (the binary; default ../../build/inowatch),
 INOWATCH_TIMEOUT_SCALE (multiplies every timeout, for slow builds).
 """
 
+import contextlib
 import ctypes
 import itertools
 import json
@@ -263,12 +264,12 @@ def reconstruct(initial, events, strict_content=True):
             anc = parent_of(anc)
         return None
 
-    def fail(i, ev, why):
+    def fail(i, ev, why, about=None):
         lo = max(0, i - 8)
         ctx = "\n".join("  %s#%d %s" % ("->" if j == i else "  ", j, show_event(events[j]))
                         for j in range(lo, min(len(events), i + 3)))
         raise ReplayError("event #%d %s: %s\n%s" % (i, show_event(ev), why, ctx), i,
-                          ev.get("from") if "from" in ev and "rename of" in why else ev.get("path"))
+                          about or ev.get("path"))
 
     for i, ev in enumerate(events):
         kind = ev.get("event")
@@ -294,9 +295,9 @@ def reconstruct(initial, events, strict_content=True):
         elif kind == "rename":
             src = to_bytes(ev["from"])
             if src not in state:
-                fail(i, ev, "rename of a path that is not in the tree")
+                fail(i, ev, "rename of a path that is not in the tree", src)
             if state[src] != ev["type"]:
-                fail(i, ev, "rename says type %s, the tree has %s" % (ev["type"], state[src]))
+                fail(i, ev, "rename says type %s, the tree has %s" % (ev["type"], state[src]), src)
             if src == path:
                 continue
             if path.startswith(src + b"/"):
@@ -637,6 +638,16 @@ class Watcher:
             os.unlink(fs_path)
             j = self.wait_for(lambda l: l == line_d, start=i + 1, what=repr(line_d))
         return j + 1
+
+    @contextlib.contextmanager
+    def stopped(self):
+        """The watcher stopped (SIGSTOP) for the block, continued after it,
+        whatever the block raised: it reads what happened meanwhile late."""
+        os.kill(self.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(self.pid, signal.SIGCONT)
 
     def settle(self, root=None, rounds=20):
         """sync() until one round sees no overflow (a rescan in progress)."""

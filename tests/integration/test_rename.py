@@ -3,7 +3,6 @@ of the watched tree, editor-style saves, renames over existing entries."""
 
 import os
 import shutil
-import signal
 import unittest
 
 from iwtest import (BACKEND, WatchTestCase, join, real_events, show, show_event,
@@ -449,8 +448,7 @@ class Renames(WatchTestCase):
         write(os.path.join(root, "e519", "old"), b"old")
         os.makedirs(os.path.join(root, "noise"))
         w, initial = self.start(root)
-        os.kill(w.pid, signal.SIGSTOP)
-        try:
+        with w.stopped():
             os.rename(os.path.join(outside, "f"), os.path.join(root, "n4"))
             churn(os.path.join(root, "noise"), 3000)  # the move and the delete: two reads
             os.unlink(os.path.join(root, "n4"))
@@ -460,8 +458,6 @@ class Renames(WatchTestCase):
             moved = os.path.join(root, "n4", "e1060", "e1105")
             write(os.path.join(moved, "new"), b"new")
             os.unlink(os.path.join(moved, "old"))
-        finally:
-            os.kill(w.pid, signal.SIGCONT)
         self.assertStillWatched(w, initial, root, "n4/e1060/e1105")
 
     def test_directory_made_deleted_and_its_name_taken_by_a_known_one(self):
@@ -477,15 +473,12 @@ class Renames(WatchTestCase):
         write(os.path.join(root, "known", "old"), b"old")
         os.makedirs(os.path.join(root, "noise"))
         w, initial = self.start(root)
-        os.kill(w.pid, signal.SIGSTOP)
-        try:
+        with w.stopped():
             os.mkdir(os.path.join(root, "n"))
             churn(os.path.join(root, "noise"), 10000)  # the mkdir and the rest: two reads
             os.rmdir(os.path.join(root, "n"))
             os.rename(os.path.join(root, "known"), os.path.join(root, "n"))
             write(os.path.join(root, "n", "new"), b"new")
-        finally:
-            os.kill(w.pid, signal.SIGCONT)
         self.assertStillWatched(w, initial, root, "n")
 
 
