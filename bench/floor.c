@@ -9,7 +9,7 @@
  * this is the price of its guarantees and its output.
  *
  * It batches the way inowatch does at the same setting: with -l MS (default
- * 10, inowatch's default latency), once the queue becomes readable it
+ * 50, `inowatch watch`'s default latency), once the queue becomes readable it
  * gathers until MS have passed or 256 KiB were read, reading 2 ms in and
  * then whenever, at the rate seen so far, the batch would reach 256 KiB
  * (inowatch_gather's policy, written out again: the floor links nothing);
@@ -235,7 +235,7 @@ static void gather(long latency_ms) {
 }
 
 int main(int argc, char **argv) {
-    long latency_ms = 10;
+    long latency_ms = 50;
     if (argc == 4 && !strcmp(argv[1], "-l")) {
         latency_ms = atol(argv[2]);
         argv += 2;

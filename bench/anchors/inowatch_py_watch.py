@@ -5,7 +5,8 @@ printing each event: "kind<TAB>path", "rename<TAB>from<TAB>path",
 
 usage: PYTHONPATH=BUILD/python inowatch_py_watch.py DIR
 Prints "ready" once the constructor returned (every watch is in place then).
-The Watcher's defaults: every kind, 10 ms latency (as `inowatch watch`).
+The Watcher's defaults: every kind, 10 ms latency (the library's default;
+`inowatch watch` holds a batch 50 ms).
 Like the pyinotify and watchdog scripts, one formatted write per event."""
 import signal
 import sys

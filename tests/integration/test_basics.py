@@ -189,6 +189,32 @@ class Basics(WatchTestCase):
                                 "--latency %d: the create took %.3fs to be reported" % (latency, delay))
                 w.stop()
 
+    def test_default_latency_merges_writes_20ms_apart(self):
+        """`watch` holds a batch 50 ms by default (the library's 10 ms would
+        split these): a file written twice, 20 ms apart, is one modify.
+        Three files, one after another; a sleep that overshoots by 30 ms
+        on a busy machine may split one pair, not all three."""
+        root = self.mkroot()
+        files = [os.path.join(root, "f%d" % i) for i in range(3)]
+        for f in files:
+            write(f)
+        w, initial = self.start(root)
+        n0 = w.count()
+        for f in files:
+            for _ in range(2):
+                with open(f, "a") as fh:
+                    fh.write("x")
+                time.sleep(0.02)
+            time.sleep(0.1)  # the next file's writes start a batch of their own
+        n1 = w.sync()
+        modifies = [sum(1 for e in self.window(w, n0, n1)
+                        if e["event"] == "modify" and to_bytes(e["path"]) == join(root, os.path.basename(f)))
+                    for f in files]
+        self.assertTrue(all(m >= 1 for m in modifies), "a write went unreported: %s" % modifies)
+        self.assertIn(1, modifies, "no pair of writes 20 ms apart was one modify: %s" % modifies)
+        self.assertConverges(w, initial)
+        w.stop()
+
     def test_ready_once_and_first(self):
         root = self.mkroot()
         for i in range(20):
