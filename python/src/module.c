@@ -221,7 +221,7 @@ static int add_constants(PyObject *m)
             return -1;
         }
     }
-    if (PyModule_AddIntConstant(m, "LATENCY_DEFAULT_MS", INOWATCH_LATENCY_DEFAULT_MS) < 0 ||
+    if (PyModule_AddIntConstant(m, "LATENCY_DEFAULT_MS", IWPY_WATCHER_LATENCY_DEFAULT_MS) < 0 ||
         PyModule_AddIntConstant(m, "THRESHOLD_DEFAULT", IWPY_THRESHOLD_DEFAULT) < 0)
         return -1;
     char version[32];

@@ -67,4 +67,14 @@ int iwpy_threshold_parse(PyObject *threshold, size_t default_bytes, size_t *ret)
 
 #define IWPY_THRESHOLD_DEFAULT (64u * 1024)
 
+/* A Watcher holds a batch 50 ms by default, as `inowatch watch` does, where
+ * the C library holds 10 ms (INOWATCH_LATENCY_DEFAULT_MS): a C caller's
+ * inowatch_read() gathers on its own thread, often its event loop's, but
+ * here nothing waits on a loop's thread (aiter() sleeps on a timer, and
+ * read(0) never gathers), and every event is an object and a turn of the
+ * caller's loop. A build appending to 2,000 files in turn gave 100,000
+ * events at 10 ms on the benchmark's machine; at 50 ms the appends to each
+ * file merge (bench/README.md). */
+#define IWPY_WATCHER_LATENCY_DEFAULT_MS 50
+
 #endif /* IWPY_MODULE_H */

@@ -242,7 +242,7 @@ static PyObject *Watcher_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (!self)
         return NULL;
     self->wake_fd = -1;
-    self->latency_ms = INOWATCH_LATENCY_DEFAULT_MS;
+    self->latency_ms = IWPY_WATCHER_LATENCY_DEFAULT_MS;
     self->threshold = INOWATCH_THRESHOLD_DEFAULT_BYTES;
     return (PyObject *)self;
 }
@@ -404,7 +404,7 @@ static int Watcher_init(WatcherObject *self, PyObject *args, PyObject *kwds)
     }
     int as_bytes = 0;
     unsigned mask;
-    if (iwpy_latency_parse(latency, INOWATCH_LATENCY_DEFAULT_MS, &self->latency_ms) < 0 ||
+    if (iwpy_latency_parse(latency, IWPY_WATCHER_LATENCY_DEFAULT_MS, &self->latency_ms) < 0 ||
         iwpy_threshold_parse(threshold, INOWATCH_THRESHOLD_DEFAULT_BYTES, &self->threshold) < 0 ||
         parse_events(events, &mask) < 0)
         return -1;
