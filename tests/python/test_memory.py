@@ -109,7 +109,9 @@ class Memory(TempDirTestCase):
             os.makedirs(os.path.join(root, "d%d" % i, "sub"))
         def cycle():
             for _ in range(200):
-                with inowatch.Watcher(root) as w:
+                # latency=0: each read would gather 50 ms (the default),
+                # 30 s of this test's 600 watchers
+                with inowatch.Watcher(root, latency=0) as w:
                     open(os.path.join(root, "x"), "w").close()
                     w.read(10)
                     os.unlink(os.path.join(root, "x"))
