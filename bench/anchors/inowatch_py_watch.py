@@ -6,7 +6,7 @@ printing each event: "kind<TAB>path", "rename<TAB>from<TAB>path",
 usage: PYTHONPATH=BUILD/python inowatch_py_watch.py DIR
 Prints "ready" once the constructor returned (every watch is in place then).
 The Watcher's defaults: every kind, 50 ms latency (as `inowatch watch`;
-10 ms until 2026-11-23 17:40, the C library's default).
+10 ms until 2026-11-23 17:23 (61f60c1), the C library's default).
 Like the pyinotify and watchdog scripts, one formatted write per event."""
 import signal
 import sys

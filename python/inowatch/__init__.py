@@ -78,8 +78,9 @@ class Watcher(_inowatch.Watcher):
         '/'); a trailing '/' matches directories only.
     latency
         Seconds a batch may gather, once the queue is readable, so that
-        repeated events merge (None: 0.05 s, LATENCY_DEFAULT_MS; 0: read at once). The batch
-        ends early once ``threshold`` bytes (default 256 KiB) were read.
+        repeated events merge (None: 0.05 s, LATENCY_DEFAULT_MS; 0: read
+        at once). The batch ends early once ``threshold`` bytes (default
+        256 KiB) were read.
     events
         The kinds to report, e.g. ``("create", "delete")``; None: all.
         "overflow" and "error" are always reported.
